@@ -1,0 +1,28 @@
+# Two entry points on a fresh machine (Python 3.11 + pip): `make demo` and `make test`.
+# Each creates .venv on first use and installs the pinned versions from constraints.txt.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,render]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m fastpg demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -m nojit
+
+bench: $(STAMP)
+	$(PY) -m pytest bench -q --benchmark-columns=median,iqr,rounds --benchmark-sort=name
+
+clean:
+	rm -rf $(VENV) .benchmarks
+	find . -name __pycache__ -prune -exec rm -rf {} +

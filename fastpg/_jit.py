@@ -1,0 +1,31 @@
+"""The one place that imports Numba and fixes the compiler flags.
+
+Exact kernels are compiled with ``fastmath=False`` (no reassociation, no FMA
+contraction) so that float64 arithmetic matches NumPy/Gymnasium bit for bit.
+Every kernel is cached on disk (``cache=True``): a second process loads the
+machine code instead of compiling it again.
+"""
+
+from __future__ import annotations
+
+import numba
+from numba import prange, types
+
+__all__ = ["njit", "pnjit", "prange", "types", "typeof", "get_num_threads", "set_num_threads"]
+
+_FLAGS = {"cache": True, "fastmath": False, "nogil": True, "error_model": "numpy"}
+
+
+def njit(*signatures, **overrides):
+    """``numba.njit`` with fastpg's flags; pass explicit signatures to compile eagerly."""
+    return numba.njit(*signatures, **{**_FLAGS, **overrides})
+
+
+def pnjit(*signatures, **overrides):
+    """Like :func:`njit`, compiled with ``parallel=True`` so ``prange`` loops run on threads."""
+    return numba.njit(*signatures, **{**_FLAGS, "parallel": True, **overrides})
+
+
+typeof = numba.typeof
+get_num_threads = numba.get_num_threads
+set_num_threads = numba.set_num_threads
