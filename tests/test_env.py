@@ -40,7 +40,6 @@ def actions_for(rng, obs, balancing):
     return int(rng.integers(0, 2))
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # CartPole-v0 is flagged as out of date
 @pytest.mark.parametrize(("version", "integrator", "sutton_barto"), CONFIGS)
 def test_episodes_bit_identical_to_gymnasium(version, integrator, sutton_barto):
     ours, theirs = make_pair(version, integrator, sutton_barto)

@@ -120,3 +120,17 @@ def test_kernels_reject_wrong_dtypes():
         cartpole_step(np.zeros(4, np.float32), 0, params, np.empty(4, np.float32))
     with pytest.raises(TypeError):
         cartpole_step(np.zeros((4, 2))[:, 0], 0, params, np.empty(4, np.float32))
+
+
+@pytest.mark.nojit
+def test_squares_are_products_as_in_numpy():
+    """Gymnasium squares with ``np.square`` (v * v); libm ``pow(v, 2)`` differs in the last bit here."""
+    state0 = np.array([-0.33056192556264397, -1.3340389528275338, -0.13335974596340353, 0.4354201205047432])
+    gym_env = GymCartPole()
+    gym_env.reset(seed=0)
+    gym_env.state = state0.copy()
+    gym_env.step(1)
+    state = state0.copy()
+    cartpole_step(state, 1, CartPoleParams().as_array(), np.empty(4, np.float32))
+    assert_bitwise(state, gym_env.state, "state", theta=state0[2])
+    assert_bitwise(state, np.array(reference.step(state0, 1)[0]), "state vs reference")
