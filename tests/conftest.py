@@ -11,6 +11,10 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
+if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+    # Kernels run as Python: the RNG's uint64 arithmetic wraps on purpose, as it does compiled.
+    np.seterr(over="ignore")
+
 
 def libm_report(theta: float) -> str:
     """Say whether this platform's libm and NumPy disagree on sin/cos(theta) in the last bit."""

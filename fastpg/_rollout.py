@@ -1,0 +1,123 @@
+"""Rollout kernels: the exact simulator driven by the logistic policy, one episode per ``prange`` iteration.
+
+Codes shared with the estimators: ``PSI_TOTAL`` (Psi_t = sum_t' gamma^t' r_t'),
+``PSI_FROM_START`` (reward-to-go sum_{t'>=t} gamma^t' r_t', seed 000) and
+``PSI_FROM_STEP`` (reward-to-go sum_{t'>=t} gamma^(t'-t) r_t', seed 001).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import njit, prange, serial_and_parallel
+from ._physics import cartpole_dynamics, cartpole_reward, cartpole_terminated
+from ._policy import policy_observe, sigmoid
+from ._rng import rng_seed_episode, rng_uniform
+from .params import MAX_EPISODE_STEPS
+
+PSI_TOTAL, PSI_FROM_START, PSI_FROM_STEP = 0, 1, 2
+
+
+@njit
+def episode_rollout(theta, state0, key, episode, params, greedy, rng, features, left, logits, rewards):
+    """Run one episode from ``state0`` (float64[4]) until termination or truncation.
+
+    Writes per step t: ``features[t]`` (float64[d], the policy input), ``left[t]`` (action 0 taken),
+    ``logits[t]`` (theta . features) and ``rewards[t]``. ``rng`` (uint64[4]) is scratch for the
+    episode's stream (key, episode); a greedy episode draws nothing. Returns the episode length.
+    """
+    rng_seed_episode(key, episode, rng)
+    x, x_dot, th, th_dot = state0[0], state0[1], state0[2], state0[3]
+    horizon = int(params[MAX_EPISODE_STEPS])
+    for t in range(horizon):
+        z = policy_observe(theta, x, x_dot, th, th_dot, features[t])
+        go_left = z >= 0.0 if greedy else rng_uniform(rng) < sigmoid(z)
+        left[t] = go_left
+        logits[t] = z
+        x, x_dot, th, th_dot = cartpole_dynamics(x, x_dot, th, th_dot, 0 if go_left else 1, params)
+        terminated = cartpole_terminated(x, th, params)
+        rewards[t] = cartpole_reward(terminated, params)
+        if terminated:
+            return t + 1
+    return horizon
+
+
+def _rollout_batch(theta, states0, key, params, greedy, rng, features, left, logits, rewards, lengths):
+    """Run ``m = states0.shape[0]`` episodes; episode i writes row i of every output (see episode_rollout)."""
+    for i in prange(states0.shape[0]):
+        lengths[i] = episode_rollout(theta, states0[i], key, i, params, greedy, rng[i], features[i], left[i],
+                                     logits[i], rewards[i])
+
+
+rollout_batch, rollout_batch_parallel = serial_and_parallel(_rollout_batch)
+
+
+@njit
+def episode_stream(theta, state0, key, episode, params, psi, gamma, with_fisher, rng, feature, grad, score_sum,
+                   fisher):
+    """Run one episode and accumulate its gradient terms without storing the trajectory.
+
+    Adds into ``grad`` (float64[d]) sum_t s_t Psi_t for the ``psi`` code, into ``score_sum`` sum_t s_t,
+    and, if ``with_fisher``, into ``fisher`` (float64[d, d]) sum_t p(1-p) f f^T (upper triangle,
+    mirrored at the end), where s_t = (1[left] - p_t) f_t.
+    ``feature`` (float64[d]) is scratch. Returns (length, discounted return sum_t gamma^t r_t,
+    undiscounted return).
+    """
+    d = theta.shape[0]
+    rng_seed_episode(key, episode, rng)
+    x, x_dot, th, th_dot = state0[0], state0[1], state0[2], state0[3]
+    horizon = int(params[MAX_EPISODE_STEPS])
+    discounted, total, disc = 0.0, 0.0, 1.0
+    trace = np.zeros(d)  # sum_{t'<=t} gamma^(t-t') s_t' for PSI_FROM_STEP; once per episode
+    length = horizon
+    for t in range(horizon):
+        z = policy_observe(theta, x, x_dot, th, th_dot, feature)
+        p = sigmoid(z)
+        go_left = rng_uniform(rng) < p
+        weight = (1.0 if go_left else 0.0) - p
+        for k in range(d):
+            s = weight * feature[k]
+            score_sum[k] += s
+            trace[k] = gamma * trace[k] + s
+        if with_fisher:
+            w = p * (1.0 - p)
+            for k in range(d):
+                wk = w * feature[k]
+                for j in range(k, d):
+                    fisher[k, j] += wk * feature[j]
+        x, x_dot, th, th_dot = cartpole_dynamics(x, x_dot, th, th_dot, 0 if go_left else 1, params)
+        terminated = cartpole_terminated(x, th, params)
+        r = cartpole_reward(terminated, params)
+        discounted += disc * r
+        total += r
+        if psi == PSI_FROM_START:
+            for k in range(d):
+                grad[k] += disc * r * score_sum[k]
+        elif psi == PSI_FROM_STEP:
+            for k in range(d):
+                grad[k] += r * trace[k]
+        disc *= gamma
+        if terminated:
+            length = t + 1
+            break
+    if psi == PSI_TOTAL:
+        for k in range(d):
+            grad[k] += discounted * score_sum[k]
+    for k in range(d):
+        for j in range(k):
+            fisher[k, j] = fisher[j, k]
+    return length, discounted, total
+
+
+def _stream_batch(theta, states0, key, params, psi, gamma, with_fisher, rng, features, grads, score_sums, fishers,
+                  lengths, discounted, totals):
+    """Stream ``m`` episodes; episode i accumulates into row i of every output (see episode_stream)."""
+    for i in prange(states0.shape[0]):
+        length, g, total = episode_stream(theta, states0[i], key, i, params, psi, gamma, with_fisher, rng[i],
+                                          features[i], grads[i], score_sums[i], fishers[i])
+        lengths[i] = length
+        discounted[i] = g
+        totals[i] = total
+
+
+stream_batch, stream_batch_parallel = serial_and_parallel(_stream_batch)

@@ -1,0 +1,175 @@
+"""The policy-gradient engine: batched rollouts and gradient estimates, validated at the boundary.
+
+Parameters theta: float64[4] (no bias) or float64[5] (bias last), over the features
+(cart position, cart velocity, pole angle, pole angular velocity[, 1]).
+P(left | s) = sigmoid(theta . s), action 0 = push left, as in Gymnasium.
+
+Seeding: a batch with seed ``seed`` starts its m episodes from
+``np.random.default_rng(seed).uniform(-0.05, 0.05, size=(m, 4))``, i.e. the initial states a
+Gymnasium CartPole env gives on ``reset(seed=seed)`` followed by m - 1 plain ``reset()`` calls.
+Episode i draws its action uniforms from the xoshiro256** stream (key, i) of ``fastpg._rng``,
+key = ``SeedSequence(seed).generate_state(1, uint64)[0]``; action 0 iff u < P(left).
+Results are bit-identical for any thread count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _estimators as est
+from ._rollout import PSI_FROM_START, PSI_FROM_STEP, PSI_TOTAL, rollout_batch, rollout_batch_parallel, \
+    stream_batch, stream_batch_parallel
+from .params import DEFAULT_PARAMS, CartPoleParams
+from .validate import check_batch_size, check_gamma, check_params, check_seed, check_theta, choice
+
+PSI = {"total_return": PSI_TOTAL, "reward_to_go": PSI_FROM_START}
+DISCOUNTS = ("from_start", "from_step")
+BASELINES = {"none": est.BASELINE_NONE, "batch_mean": est.BASELINE_BATCH_MEAN,
+             "per_timestep": est.BASELINE_PER_TIMESTEP, "per_timestep_running": est.BASELINE_PER_TIMESTEP_RUNNING,
+             "optimal": est.BASELINE_OPTIMAL,
+             "optimal_per_timestep": est.BASELINE_OPTIMAL_PER_TIMESTEP}
+STREAMABLE_BASELINES = ("none", "batch_mean")
+MAX_BATCH_BYTES = 1 << 30
+
+
+@dataclass(frozen=True)
+class Batch:
+    """m stored episodes collected under ``theta``; arrays are padded to the horizon T.
+
+    features float64[m, T, d], left bool[m, T] (action 0 taken), logits float64[m, T]
+    (theta . features), rewards float64[m, T], lengths int64[m]. Entries at t >= lengths[i] are
+    unspecified.
+    """
+
+    theta: np.ndarray
+    features: np.ndarray
+    left: np.ndarray
+    logits: np.ndarray
+    rewards: np.ndarray
+    lengths: np.ndarray
+
+    @property
+    def returns(self) -> np.ndarray:
+        """Undiscounted return of each episode, float64[m]."""
+        mask = np.arange(self.rewards.shape[1]) < self.lengths[:, None]
+        return np.where(mask, self.rewards, 0.0).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class GradientEstimate:
+    """A batch gradient estimate.
+
+    grad float64[d] = mean of per_episode float64[m, d]; variance float64[d], the empirical
+    variance of the estimator, var(per_episode, ddof=1) / m (zero when m = 1); fisher
+    float64[d, d] = 1/m sum_i sum_t p(1-p) f f^T; lengths int64[m]; returns float64[m]
+    (undiscounted). ``batch`` and ``advantages`` (float64[m, T], Psi - b averaged over
+    parameters) are None when the estimate was streamed.
+    """
+
+    grad: np.ndarray
+    per_episode: np.ndarray | None
+    variance: np.ndarray | None
+    fisher: np.ndarray
+    lengths: np.ndarray
+    returns: np.ndarray
+    batch: Batch | None = None
+    advantages: np.ndarray | None = None
+
+    @property
+    def steps(self) -> int:
+        return int(self.lengths.sum())
+
+
+def psi_code(psi: str, discount: str) -> int:
+    """Kernel code of a Psi choice ("total_return" | "reward_to_go") and discount convention."""
+    choice("psi", psi, PSI)
+    choice("discount", discount, DISCOUNTS)
+    if psi == "reward_to_go" and discount == "from_step":
+        return PSI_FROM_STEP
+    return PSI[psi]
+
+
+def _setup(theta, batch_size, seed, params):
+    theta = check_theta(theta)
+    check_batch_size(batch_size)
+    check_seed(seed)
+    params = check_params(params)
+    states0 = np.random.default_rng(seed).uniform(-0.05, 0.05, size=(batch_size, 4))
+    key = np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
+    return theta, params, states0, key
+
+
+def rollout(theta, batch_size: int, seed: int, *, params: CartPoleParams = DEFAULT_PARAMS, greedy: bool = False,
+            parallel: bool = False) -> Batch:
+    """Collect ``batch_size`` episodes under the policy ``theta`` and store them."""
+    theta, params, states0, key = _setup(theta, batch_size, seed, params)
+    horizon, d = params.max_episode_steps, theta.shape[0]
+    if batch_size * horizon * (8 * d + 17) > MAX_BATCH_BYTES:
+        raise ValueError(f"a stored batch of {batch_size} episodes x {horizon} steps needs more than "
+                         f"{MAX_BATCH_BYTES >> 20} MiB; use a smaller batch or a streaming estimate")
+    features = np.empty((batch_size, horizon, d))
+    left = np.empty((batch_size, horizon), dtype=np.bool_)
+    logits, rewards = np.empty((batch_size, horizon)), np.empty((batch_size, horizon))
+    lengths = np.empty(batch_size, dtype=np.int64)
+    kernel = rollout_batch_parallel if parallel else rollout_batch
+    kernel(theta, states0, key, params.as_array(), bool(greedy), np.empty((batch_size, 4), dtype=np.uint64),
+           features, left, logits, rewards, lengths)
+    return Batch(theta, features, left, logits, rewards, lengths)
+
+
+def gradient(batch: Batch, *, psi: str = "reward_to_go", gamma: float = 1.0, discount: str = "from_start",
+             baseline: str = "none", normalize: bool = False) -> GradientEstimate:
+    """Estimate the policy gradient at ``batch.theta`` from a stored batch (see the estimators' docs)."""
+    code = psi_code(psi, discount)
+    gamma = check_gamma(gamma)
+    kind = choice("baseline", baseline, BASELINES)
+    m, horizon, d = batch.features.shape
+    psi_values = np.zeros((m, horizon))
+    est.psi_fill(batch.rewards, batch.lengths, code, gamma, psi_values)
+    b = np.empty((horizon, d))
+    est.baseline_fill(batch.features, batch.left, batch.logits, batch.lengths, psi_values, kind, b)
+    per_episode, grad, fisher = np.empty((m, d)), np.empty(d), np.empty((d, d))
+    est.grad_accumulate(batch.features, batch.left, batch.logits, batch.lengths, psi_values, b, bool(normalize),
+                        per_episode, grad)
+    est.fisher_accumulate(batch.features, batch.logits, batch.lengths, fisher)
+    advantages = psi_values - b.mean(axis=1)[None, :]
+    return GradientEstimate(grad, per_episode, _variance(per_episode), fisher, batch.lengths, batch.returns,
+                            batch, advantages)
+
+
+def _variance(per_episode: np.ndarray) -> np.ndarray:
+    m = per_episode.shape[0]
+    return per_episode.var(axis=0, ddof=1) / m if m > 1 else np.zeros(per_episode.shape[1])
+
+
+def estimate_gradient(theta, batch_size: int, seed: int, *, psi: str = "reward_to_go", gamma: float = 1.0,
+                      discount: str = "from_start", baseline: str = "none", normalize: bool = False,
+                      params: CartPoleParams = DEFAULT_PARAMS, parallel: bool = False,
+                      streaming: bool | None = None) -> GradientEstimate:
+    """Roll out a batch and estimate the gradient; streams (stores no trajectory) when it can.
+
+    ``streaming=None`` streams whenever the estimator allows it (baseline "none" or "batch_mean",
+    no normalization); ``True`` requires it; ``False`` stores the batch.
+    """
+    code = psi_code(psi, discount)
+    gamma = check_gamma(gamma)
+    choice("baseline", baseline, BASELINES)
+    can_stream = baseline in STREAMABLE_BASELINES and not normalize
+    if streaming and not can_stream:
+        raise ValueError("streaming needs baseline 'none' or 'batch_mean' and normalize=False")
+    if not (can_stream if streaming is None else streaming):
+        batch = rollout(theta, batch_size, seed, params=params, parallel=parallel)
+        return gradient(batch, psi=psi, gamma=gamma, discount=discount, baseline=baseline, normalize=normalize)
+    theta, params, states0, key = _setup(theta, batch_size, seed, params)
+    m, d = batch_size, theta.shape[0]
+    grads, score_sums, fishers = np.zeros((m, d)), np.zeros((m, d)), np.zeros((m, d, d))
+    lengths, discounted, totals = np.empty(m, dtype=np.int64), np.empty(m), np.empty(m)
+    kernel = stream_batch_parallel if parallel else stream_batch
+    kernel(theta, states0, key, params.as_array(), code, gamma, True, np.empty((m, 4), dtype=np.uint64),
+           np.empty((m, d)), grads, score_sums, fishers, lengths, discounted, totals)
+    if baseline == "batch_mean":
+        grads -= (discounted.sum() / m) * score_sums
+    grad = grads.sum(axis=0) / m
+    return GradientEstimate(grad, grads, _variance(grads), fishers.sum(axis=0) / m, lengths, totals)

@@ -1,0 +1,131 @@
+"""The engine against Gymnasium, plain-Python references, exact enumeration and finite differences."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from fastpg import engine, make_params
+from fastpg._rng import episode_uniforms
+from fastpg.engine import Batch
+
+from . import reference_pg as ref
+
+THETA = np.array([0.05, 0.4, 3.0, 0.9])
+BALANCING = np.array([-0.2, -1.0, -10.0, -3.0])  # some episodes reach truncation, some fall
+ESTIMATORS = [(psi, discount, baseline, normalize)
+              for psi, discount in (("total_return", "from_start"), ("reward_to_go", "from_start"),
+                                    ("reward_to_go", "from_step"))
+              for baseline in engine.BASELINES for normalize in (False, True)]
+
+
+def key_of(seed):
+    return int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0])
+
+
+def masked(batch):
+    """The stored arrays with padding cut off, for comparisons."""
+    return [(batch.features[i, :n], batch.left[i, :n], batch.logits[i, :n], batch.rewards[i, :n])
+            for i, n in enumerate(batch.lengths)]
+
+
+@pytest.mark.nojit
+def test_xoshiro_matches_reference():
+    for key, episode in ((0, 0), (123, 5), (2**64 - 1, 2**20)):
+        out = np.empty(64)
+        episode_uniforms(np.uint64(key), episode, out)
+        assert out.tolist() == ref.xoshiro_uniforms(key, episode, 64)
+
+
+@pytest.mark.parametrize("theta", [BALANCING, np.append(BALANCING, -0.3)])
+def test_rollout_matches_gymnasium_step_for_step(theta):
+    seed, m = 1234, 6
+    batch = engine.rollout(theta, m, seed)
+    env = gym.make("CartPole-v1")
+    obs, _ = env.reset(seed=seed)
+    for i in range(m):
+        if i:
+            obs, _ = env.reset()
+        uniforms = ref.xoshiro_uniforms(key_of(seed), i, 500)
+        for t in itertools.count():
+            f = ref.features_of(obs, len(theta) == 5)
+            z = ref.logit(theta, f)
+            left = uniforms[t] < ref.sigmoid(z)
+            assert batch.features[i, t].tolist() == f and batch.logits[i, t] == z and batch.left[i, t] == left
+            obs, reward, terminated, truncated, _ = env.step(0 if left else 1)
+            assert batch.rewards[i, t] == reward
+            if terminated or truncated:
+                assert batch.lengths[i] == t + 1
+                break
+    assert batch.lengths.max() == 500 and batch.lengths.min() < 500
+
+
+@pytest.mark.parametrize(("psi", "discount", "baseline", "normalize"), ESTIMATORS)
+@pytest.mark.parametrize("gamma", [1.0, 0.95])
+def test_estimators_match_numpy_reference(psi, discount, baseline, normalize, gamma):
+    theta = np.append(THETA * 0.3, 0.1)
+    batch = engine.rollout(theta, 5, 7)
+    estimate = engine.gradient(batch, psi=psi, discount=discount, gamma=gamma, baseline=baseline,
+                               normalize=normalize)
+    episodes = [(f.tolist(), list(a), list(r)) for f, a, _, r in masked(batch)]
+    grad, per_episode = ref.batch_gradient(theta, episodes, psi, discount, gamma, baseline, normalize)
+    np.testing.assert_allclose(estimate.grad, grad, rtol=1e-12, atol=1e-12 * np.abs(grad).max())
+    np.testing.assert_allclose(estimate.per_episode, per_episode, rtol=1e-11, atol=1e-12 * np.abs(per_episode).max())
+    np.testing.assert_allclose(estimate.variance, per_episode.var(axis=0, ddof=1) / 5, rtol=1e-10)
+
+
+@pytest.mark.parametrize(("psi", "discount"), [("total_return", "from_start"), ("reward_to_go", "from_start"),
+                                               ("reward_to_go", "from_step")])
+@pytest.mark.parametrize("baseline", ["none", "batch_mean"])
+@pytest.mark.parametrize("gamma", [1.0, 0.9])
+def test_streaming_equals_stored(psi, discount, baseline, gamma):
+    kwargs = dict(psi=psi, discount=discount, baseline=baseline, gamma=gamma)
+    streamed = engine.estimate_gradient(THETA, 8, 3, streaming=True, **kwargs)
+    stored = engine.estimate_gradient(THETA, 8, 3, streaming=False, **kwargs)
+    assert streamed.batch is None and stored.batch is not None
+    np.testing.assert_array_equal(streamed.lengths, stored.lengths)
+    np.testing.assert_allclose(streamed.grad, stored.grad, rtol=1e-12, atol=1e-12 * np.abs(stored.grad).max())
+    np.testing.assert_allclose(streamed.fisher, stored.fisher, rtol=1e-12)
+
+
+@pytest.mark.nojit
+def test_fisher_matches_reference():
+    batch = engine.rollout(THETA, 3, 11)
+    expected = np.zeros((4, 4))
+    for f, _, z, _ in masked(batch):
+        p = np.array([ref.sigmoid(v) for v in z])
+        expected += (f.T * (p * (1 - p))) @ f
+    np.testing.assert_allclose(engine.gradient(batch).fisher, expected / 3, rtol=1e-12)
+
+
+def test_parallel_is_bit_identical_to_serial():
+    for kwargs in ({"baseline": "per_timestep"}, {"baseline": "batch_mean", "streaming": True}):
+        serial = engine.estimate_gradient(THETA, 64, 5, parallel=False, **kwargs)
+        parallel = engine.estimate_gradient(THETA, 64, 5, parallel=True, **kwargs)
+        assert serial.grad.tobytes() == parallel.grad.tobytes()
+        assert serial.per_episode.tobytes() == parallel.per_episode.tobytes()
+        np.testing.assert_array_equal(serial.lengths, parallel.lengths)
+
+
+SUBPROCESS = """
+import numpy as np
+from fastpg import engine
+theta = np.array([0.05, 0.4, 3.0, 0.9])
+for kwargs in ({"baseline": "per_timestep"}, {"streaming": True}):
+    print(engine.estimate_gradient(theta, 32, 9, parallel=True, **kwargs).grad.tobytes().hex())
+"""
+
+
+def test_same_seed_same_gradient_in_fresh_processes_at_any_thread_count():
+    expected = "".join(engine.estimate_gradient(THETA, 32, 9, **kwargs).grad.tobytes().hex() + "\n"
+                       for kwargs in ({"baseline": "per_timestep"}, {"streaming": True}))
+    for threads in ("1", "2"):
+        env = {**os.environ, "NUMBA_NUM_THREADS": threads}
+        out = subprocess.run([sys.executable, "-c", SUBPROCESS], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout == expected, f"NUMBA_NUM_THREADS={threads}"

@@ -1,0 +1,147 @@
+"""Exact expectations by enumerating every action sequence on short horizons (T <= 8).
+
+J(theta) = sum_tau P(tau) R(tau) and grad J are exact sums over trajectories; the exact
+expectation of an estimator is the probability-weighted sum of its value on every trajectory
+(or every pair of trajectories for a batch of two).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from fastpg import engine
+from fastpg.engine import Batch
+from fastpg.offpolicy import importance_weights, reweighted_gradient
+
+from . import reference_pg as ref
+
+HORIZON = 7
+STATE0 = (0.0, 0.3, 0.15, 0.4)  # the pole falls within 7 steps on some branches, not on others
+THETAS = [np.array([0.3, -0.2, 1.5, 0.4]), np.array([0.3, -0.2, 1.5, 0.4, 0.25])]
+
+
+def trajectories(theta):
+    return list(ref.enumerate_trajectories(theta, STATE0, HORIZON))
+
+
+def batch_of(theta, episodes):
+    """A stored Batch holding the given (features, left, rewards) episodes, padded to HORIZON."""
+    m, d = len(episodes), len(theta)
+    features, left = np.zeros((m, HORIZON, d)), np.zeros((m, HORIZON), dtype=bool)
+    logits, rewards = np.zeros((m, HORIZON)), np.zeros((m, HORIZON))
+    for i, (f, a, r) in enumerate(episodes):
+        n = len(r)
+        features[i, :n], left[i, :n], rewards[i, :n] = f, a, r
+        logits[i, :n] = [ref.logit(theta, row) for row in f]
+    lengths = np.array([len(r) for _, _, r in episodes], dtype=np.int64)
+    return Batch(np.array(theta, dtype=float), features, left, logits, rewards, lengths)
+
+
+def objective(theta, gamma):
+    """Exact J_gamma(theta) = E[sum_t gamma^t r_t]."""
+    return sum(p * sum(gamma**t * r for t, r in enumerate(rs)) for p, _, _, rs in trajectories(theta))
+
+
+def exact_gradient(theta, gamma):
+    """grad J_gamma = sum_tau P(tau) (sum_t grad log pi(a_t|s_t)) R_gamma(tau)."""
+    total = np.zeros(len(theta))
+    for p, fs, ls, rs in trajectories(theta):
+        score = sum(ref.score(theta, f, a) for f, a in zip(fs, ls))
+        total += p * score * sum(gamma**t * r for t, r in enumerate(rs))
+    return total
+
+
+def expectation(theta, m, **kwargs):
+    """Exact E[estimator] over batches of m i.i.d. episodes."""
+    trajs = trajectories(theta)
+    total = np.zeros(len(theta))
+    for combo in itertools.product(trajs, repeat=m):
+        weight = np.prod([c[0] for c in combo])
+        total += weight * engine.gradient(batch_of(theta, [c[1:] for c in combo]), **kwargs).grad
+    return total
+
+
+def assert_close(actual, expected, rtol=1e-12):
+    assert np.abs(actual - expected).max() <= rtol * np.abs(expected).max(), (actual, expected)
+
+
+@pytest.mark.parametrize("theta", THETAS)
+def test_enumeration_is_a_distribution_and_gradient_matches_finite_differences(theta):
+    trajs = trajectories(theta)
+    assert abs(sum(t[0] for t in trajs) - 1.0) < 1e-14
+    lengths = {len(t[3]) for t in trajs}
+    assert min(lengths) < HORIZON and HORIZON in lengths, "some branches must terminate early"
+    for gamma in (1.0, 0.9):
+        h = 1e-5
+        fd = np.array([(objective(theta + h * e, gamma) - objective(theta - h * e, gamma)) / (2 * h)
+                       for e in np.eye(len(theta))])
+        np.testing.assert_allclose(exact_gradient(theta, gamma), fd, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("theta", THETAS)
+@pytest.mark.parametrize(("psi", "discount", "gamma"), [
+    ("total_return", "from_start", 1.0), ("total_return", "from_start", 0.9),
+    ("reward_to_go", "from_start", 1.0), ("reward_to_go", "from_start", 0.9),
+    ("reward_to_go", "from_step", 1.0),
+])
+def test_unbiased_estimators_have_expectation_grad_j(theta, psi, discount, gamma):
+    expected = exact_gradient(theta, gamma)
+    assert_close(expectation(theta, 1, psi=psi, discount=discount, gamma=gamma), expected)
+    assert_close(expectation(theta, 2, psi=psi, discount=discount, gamma=gamma), expected)
+
+
+@pytest.mark.parametrize("theta", THETAS)
+def test_discounting_from_the_current_step_is_biased_for_grad_j_gamma(theta):
+    """Seed 001's gamma^(t'-t) drops the gamma^t factor of grad J_gamma: it is not its expectation."""
+    biased = expectation(theta, 1, psi="reward_to_go", discount="from_step", gamma=0.9)
+    exact = exact_gradient(theta, 0.9)
+    assert np.abs(biased - exact).max() > 1e-3 * np.abs(exact).max()
+
+
+@pytest.mark.parametrize("theta", THETAS)
+def test_zero_padded_per_timestep_baseline_shrinks_the_gradient_by_m_minus_1_over_m(theta):
+    """b_t = 1/m sum_j Psi_{j,t} holds Psi_{i,t} / m, and E[s_{i,t} Psi_{i,t}] sums to grad J."""
+    assert_close(expectation(theta, 2, baseline="per_timestep"), 0.5 * exact_gradient(theta, 1.0))
+
+
+@pytest.mark.parametrize("theta", THETAS)
+def test_running_per_timestep_baseline_is_biased_but_not_by_a_constant_factor(theta):
+    """Averaging over running episodes only makes the shrinkage depend on who is still running."""
+    expected = exact_gradient(theta, 1.0)
+    running = expectation(theta, 2, baseline="per_timestep_running")
+    assert np.abs(running - 0.5 * expected).max() > 1e-6 * np.abs(expected).max()
+    assert np.abs(running - expected).max() > 1e-6 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("theta", THETAS)
+@pytest.mark.parametrize("psi", ["total_return", "reward_to_go"])
+def test_batch_mean_baseline_shrinks_the_gradient_by_m_minus_1_over_m(theta, psi):
+    """b = mean_j R_j includes R_i, and E[s_i R_i / m] = grad J / m: E[estimate] = (m - 1)/m grad J."""
+    expected = exact_gradient(theta, 1.0)
+    assert_close(expectation(theta, 2, psi=psi, baseline="batch_mean"), 0.5 * expected)
+    alone = expectation(theta, 1, psi=psi, baseline="batch_mean")  # m = 1: the baseline cancels all signal
+    assert np.abs(alone).max() <= 1e-12 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("theta", THETAS)
+def test_importance_weights_are_unbiased_for_the_new_policy(theta):
+    """E_old[w(tau) R(tau)] = J(theta_new), per trajectory and per decision; E_old[w] = 1."""
+    theta_new = theta + np.linspace(-0.3, 0.3, len(theta))
+    j_new = objective(theta_new, 1.0)
+    per_traj = per_dec = mean_w = 0.0
+    grad_new = np.zeros(len(theta))
+    for p, fs, ls, rs in trajectories(theta):
+        batch = batch_of(theta, [(fs, ls, rs)])
+        w = importance_weights(batch, theta_new)
+        wd = importance_weights(batch, theta_new, per_decision=True)
+        per_traj += p * w.trajectory[0] * sum(rs)
+        per_dec += p * float(wd.per_step[0, : len(rs)] @ np.array(rs))
+        mean_w += p * w.trajectory[0]
+        estimate = engine.gradient(batch, psi="total_return")
+        grad_new += p * reweighted_gradient(batch, estimate.advantages, theta_new, w)
+    assert abs(mean_w - 1.0) < 1e-13
+    assert abs(per_traj - j_new) < 1e-12 * j_new and abs(per_dec - j_new) < 1e-12 * j_new
+    assert_close(grad_new, exact_gradient(theta_new, 1.0))
