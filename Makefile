@@ -1,17 +1,20 @@
-# Two entry points on a fresh machine (Python 3.11 + pip): `make demo` and `make test`.
+# Two entry points on a fresh machine (Python 3.11 + pip): `make run` (the main job) and `make test`.
 # Each creates .venv on first use and installs the pinned versions from constraints.txt.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: run demo test bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,render]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,render,plot]'
 	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m fastpg train
 
 demo: $(STAMP)
 	$(PY) -m fastpg demo

@@ -14,7 +14,7 @@ import numba
 from numba import prange, types
 
 __all__ = ["njit", "pnjit", "serial_and_parallel", "prange", "types", "typeof", "get_num_threads",
-           "set_num_threads"]
+           "set_num_threads", "max_threads"]
 
 _FLAGS = {"cache": True, "fastmath": False, "nogil": True, "error_model": "numpy"}
 
@@ -44,3 +44,4 @@ def serial_and_parallel(fn):
 typeof = numba.typeof
 get_num_threads = numba.get_num_threads
 set_num_threads = numba.set_num_threads
+max_threads = numba.config.NUMBA_NUM_THREADS  # the most threads set_num_threads accepts

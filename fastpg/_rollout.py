@@ -121,3 +121,45 @@ def _stream_batch(theta, states0, key, params, psi, gamma, with_fisher, rng, fea
 
 
 stream_batch, stream_batch_parallel = serial_and_parallel(_stream_batch)
+
+
+@njit
+def episode_play(theta, state0, key, episode, params, greedy, rng, feature):
+    """Run one episode without storing or accumulating anything; returns (length, undiscounted return)."""
+    rng_seed_episode(key, episode, rng)
+    x, x_dot, th, th_dot = state0[0], state0[1], state0[2], state0[3]
+    horizon = int(params[MAX_EPISODE_STEPS])
+    total = 0.0
+    for t in range(horizon):
+        z = policy_observe(theta, x, x_dot, th, th_dot, feature)
+        go_left = z >= 0.0 if greedy else rng_uniform(rng) < sigmoid(z)
+        x, x_dot, th, th_dot = cartpole_dynamics(x, x_dot, th, th_dot, 0 if go_left else 1, params)
+        terminated = cartpole_terminated(x, th, params)
+        total += cartpole_reward(terminated, params)
+        if terminated:
+            return t + 1, total
+    return horizon, total
+
+
+def _play_batch(theta, states0, key, params, greedy, rng, feature, lengths, returns):
+    """Play ``m`` episodes; episode i writes lengths[i] and returns[i]."""
+    for i in prange(states0.shape[0]):
+        lengths[i], returns[i] = episode_play(theta, states0[i], key, i, params, greedy, rng[i], feature[i])
+
+
+play_batch, play_batch_parallel = serial_and_parallel(_play_batch)
+
+
+@njit
+def play_until_hopeless(theta, states0, key, params, greedy, min_total, best_return, rng, feature, lengths,
+                        returns):
+    """Play episodes 0, 1, ... in order (see play_batch) and stop as soon as the total return can no longer
+    reach ``min_total`` even if every remaining episode returned ``best_return``. Returns the number played."""
+    m = states0.shape[0]
+    total = 0.0
+    for i in range(m):
+        lengths[i], returns[i] = episode_play(theta, states0[i], key, i, params, greedy, rng[i], feature[i])
+        total += returns[i]
+        if total + (m - 1 - i) * best_return < min_total:
+            return i + 1
+    return m

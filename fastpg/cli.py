@@ -1,28 +1,209 @@
-"""The ``fastpg`` command line."""
+"""The ``fastpg`` command line: ``train``, ``eval``, ``plot`` and ``demo``.
+
+Exit codes: 0 success; 1 training failed (e.g. a non-finite gradient); 2 bad input (options,
+files, folders). Errors are one line on stderr, without a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import json
 import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from .config import FIELDS, TrainConfig, config_from_dict, load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        if message.startswith("unrecognized arguments:"):
+            known = [o for action in self._actions for o in action.option_strings]
+            for word in message.split(":", 1)[1].split():
+                close = difflib.get_close_matches(word.split("=")[0], known, n=1)
+                if close:
+                    message += f" (did you mean {close[0]}?)"
+                    break
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One ``--flag`` per TrainConfig field, documented from the field's help, range and default."""
+    group = parser.add_argument_group("training options (override --config; defaults in brackets)")
+    for f in fields(TrainConfig):
+        meta, flag = f.metadata, "--" + f.name.replace("_", "-")
+        text = f"{meta['help']} [{f.default}]"
+        if type(f.default) is bool:
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
+            continue
+        if meta["choices"]:
+            text += f" {{{', '.join(meta['choices'])}}}"
+        group.add_argument(flag, dest=f.name, type=type(f.default), default=None, metavar=f.name.upper(),
+                           help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fastpg", description="Exact, fast policy gradients on CartPole-v1.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = _Parser(prog="fastpg", description="Exact, fast policy gradients on CartPole-v1.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a logistic policy; writes a run folder",
+                                description="Train a logistic policy with REINFORCE (or a natural gradient) and "
+                                            "write a run folder: config.toml, metrics, checkpoint.json, "
+                                            "result.json and policy.json.")
+    train.add_argument("--config", type=Path, help="TOML file of training options (flags override it)")
+    train.add_argument("--out", type=Path, help="run folder to create [runs/<date>-<time>]")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                       help="continue the unfinished run in RUN_DIR from its last checkpoint, with its saved config")
+    train.add_argument("--force", action="store_true", help="replace the run already in --out")
+    train.add_argument("--quiet", action="store_true", help="print a one-line summary only, no progress bar")
+    train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="show a progress bar [only on a terminal]")
+    _add_config_flags(train)
+
+    ev = commands.add_parser("eval", help="evaluate a policy (a run folder, a policy.json, or --theta)",
+                             description="Play episodes of a logistic policy and report its returns.")
+    ev.add_argument("source", nargs="?", type=Path, help="run folder or policy.json")
+    ev.add_argument("--theta", help="comma-separated weights x,x_dot,theta,theta_dot[,bias] instead of SOURCE (write --theta=-1,... "
+                         "when the first is negative)")
+    ev.add_argument("--episodes", type=int, default=100, help="episodes to play [100]")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the episodes [0]")
+    ev.add_argument("--greedy", action="store_true", help="act greedily (left iff theta . s >= 0), not sampled")
+    ev.add_argument("--simulator", choices=("gymnasium", "fastpg"), default="gymnasium",
+                    help="gymnasium's own CartPole-v1 (Python loop) or fastpg's identical kernels [gymnasium]")
+    ev.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    plot = commands.add_parser("plot", help="draw the learning curve of a run folder (needs matplotlib)")
+    plot.add_argument("run_dir", type=Path, help="run folder")
+    plot.add_argument("--out", type=Path, help="PNG to write [RUN_DIR/learning_curve.png]")
+
     demo = commands.add_parser("demo", help="roll out the simulator and print steps/s against Gymnasium")
-    demo.add_argument("--num-envs", type=int, default=4096, help="environments stepped together (default 4096)")
-    demo.add_argument("--steps", type=int, default=500, help="vector steps to time (default 500)")
+    demo.add_argument("--num-envs", type=int, default=4096, help="environments stepped together [4096]")
+    demo.add_argument("--steps", type=int, default=500, help="vector steps to time [500]")
+    parser.commands = commands
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the process exit code (0 on success, 2 on bad input)."""
-    args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        if args.num_envs < 1 or args.steps < 1:
-            print("fastpg: error: --num-envs and --steps must be at least 1", file=sys.stderr)
-            return 2
-        from .demo import run_demo
+def _config(args: argparse.Namespace) -> TrainConfig | None:
+    flags = {name: getattr(args, name) for name in FIELDS if getattr(args, name) is not None}
+    if args.resume is not None:
+        if flags or args.config or args.out or args.force:
+            raise ValueError("--resume continues a run with its saved config; it takes no other options "
+                             "than --quiet/--progress")
+        return None
+    return load_config(args.config, flags) if args.config else config_from_dict(flags)
 
-        print(run_demo(args.num_envs, args.steps))
-    return 0
+
+def _train(args: argparse.Namespace) -> int:
+    from .training import TrainingError, train
+
+    config = _config(args)
+    run_dir = args.resume or args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    progress = False if args.quiet else args.progress
+    try:
+        result = train(config, run_dir, resume=args.resume is not None, force=args.force, progress=progress)
+    except TrainingError as exc:
+        print(f"fastpg: training failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(_summary(result, one_line=args.quiet))
+    return EXIT_OK
+
+
+def _summary(result, one_line: bool) -> str:
+    c = result.config
+    solved = (f"solved after {result.solved_at['episodes']} episodes ({result.solved_at['update']} updates, "
+              f"{result.solved_at['steps']:,} steps) in {result.solved_at['seconds'] * 1e3:.1f} ms"
+              if result.solved_at else f"not solved ({result.stop_reason}: {result.episodes} episodes)")
+    ev = result.evaluation
+    final = (f"{c.env} in Gymnasium, {ev['stochastic']['episodes']} episodes: mean return "
+             f"{ev['stochastic']['mean_return']:.1f} stochastic, {ev['greedy']['mean_return']:.1f} greedy"
+             if ev else "final evaluation skipped")
+    theta = "[" + ", ".join(f"{v:.6g}" for v in result.theta) + "]"
+    if one_line:
+        return f"{result.run_dir}: {solved}; {final}; theta {theta}"
+    optimizer = c.optimizer + ("" if c.optimizer == "natural" else f" lr {c.lr:g}")
+    baseline = f"{c.baseline} baseline" + (", normalized" if c.normalize else "")
+    return "\n".join([
+        f"fastpg: logistic policy on {c.env}, batch {c.batch_size}, {c.psi}, {baseline}, {optimizer}"
+        + (f", reusing {c.reuse_batches} batches" if c.reuse_batches else ""),
+        f"  {solved}; trained {result.updates} updates, {result.episodes} episodes, {result.steps:,} steps "
+        f"in {result.timings['train_seconds']:.3f} s",
+        f"  final evaluation: {final}",
+        f"  theta = {theta}",
+        f"  run folder: {result.run_dir}  (policy.json, result.json, metrics.{c.metrics_format}, config.toml)",
+    ])
+
+
+def _theta_from(args: argparse.Namespace):
+    import numpy as np
+
+    from .files import read_json
+    from .runs import POLICY_FILE, read_result
+
+    if (args.theta is None) == (args.source is None):
+        raise ValueError("give either a run folder / policy.json or --theta")
+    if args.theta is not None:
+        try:
+            return np.array([float(v) for v in args.theta.split(",")])
+        except ValueError:
+            raise ValueError(f"--theta must be comma-separated numbers, got {args.theta!r}") from None
+    source = args.source
+    if source.is_dir():
+        read_result(source)  # says clearly if the folder is not a finished run
+        source = source / POLICY_FILE
+    document = read_json(source, "policy file")
+    if not isinstance(document, dict) or "theta" not in document:
+        raise ValueError(f"{source} is not a fastpg policy file (no 'theta')")
+    return np.array(document["theta"], dtype=float)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate, evaluate_in_gymnasium
+
+    theta = _theta_from(args)
+    play = evaluate_in_gymnasium if args.simulator == "gymnasium" else evaluate
+    summary = play(theta, args.episodes, args.seed, greedy=args.greedy).summary()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        mode = "greedy" if args.greedy else "stochastic"
+        print(f"{summary['episodes']} episodes ({mode}, {summary['simulator']}): mean return "
+              f"{summary['mean_return']:.2f} ± {summary['std_return']:.2f}, min {summary['min_return']:g}, "
+              f"max {summary['max_return']:g}")
+    return EXIT_OK
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plot import plot_run
+
+    print(plot_run(args.run_dir, args.out))
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if args.num_envs < 1 or args.steps < 1:
+        raise ValueError("--num-envs and --steps must be at least 1")
+    from .demo import run_demo
+
+    print(run_demo(args.num_envs, args.steps))
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # reported by the subcommand's parser, which knows its options and suggests the closest
+        parser.commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extras)}")
+    command = {"train": _train, "eval": _eval, "plot": _plot, "demo": _demo}[args.command]
+    try:
+        return command(args)
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"fastpg {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RuntimeError as exc:  # e.g. matplotlib missing
+        print(f"fastpg {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED

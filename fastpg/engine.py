@@ -91,7 +91,8 @@ def psi_code(psi: str, discount: str) -> int:
     return PSI[psi]
 
 
-def _setup(theta, batch_size, seed, params):
+def batch_start(theta, batch_size, seed, params):
+    """Validated (theta, params, initial states float64[m, 4], stream key uint64) of a batch."""
     theta = check_theta(theta)
     check_batch_size(batch_size)
     check_seed(seed)
@@ -104,7 +105,7 @@ def _setup(theta, batch_size, seed, params):
 def rollout(theta, batch_size: int, seed: int, *, params: CartPoleParams = DEFAULT_PARAMS, greedy: bool = False,
             parallel: bool = False) -> Batch:
     """Collect ``batch_size`` episodes under the policy ``theta`` and store them."""
-    theta, params, states0, key = _setup(theta, batch_size, seed, params)
+    theta, params, states0, key = batch_start(theta, batch_size, seed, params)
     horizon, d = params.max_episode_steps, theta.shape[0]
     if batch_size * horizon * (8 * d + 17) > MAX_BATCH_BYTES:
         raise ValueError(f"a stored batch of {batch_size} episodes x {horizon} steps needs more than "
@@ -162,7 +163,7 @@ def estimate_gradient(theta, batch_size: int, seed: int, *, psi: str = "reward_t
     if not (can_stream if streaming is None else streaming):
         batch = rollout(theta, batch_size, seed, params=params, parallel=parallel)
         return gradient(batch, psi=psi, gamma=gamma, discount=discount, baseline=baseline, normalize=normalize)
-    theta, params, states0, key = _setup(theta, batch_size, seed, params)
+    theta, params, states0, key = batch_start(theta, batch_size, seed, params)
     m, d = batch_size, theta.shape[0]
     grads, score_sums, fishers = np.zeros((m, d)), np.zeros((m, d)), np.zeros((m, d, d))
     lengths, discounted, totals = np.empty(m, dtype=np.int64), np.empty(m), np.empty(m)

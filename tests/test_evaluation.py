@@ -1,0 +1,109 @@
+"""Evaluation in fastpg's kernels against Gymnasium's own env; the natural-gradient step; configs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from fastpg import engine, make_params
+from fastpg.config import FIELDS, TrainConfig, config_from_dict, load_config
+from fastpg.evaluation import evaluate, evaluate_in_gymnasium
+from fastpg.natural import mean_kl, natural_step
+
+GOOD = np.array([-0.2, -1.0, -10.0, -3.0])
+
+
+@pytest.mark.parametrize("theta", [GOOD, np.append(GOOD, 0.4), np.array([0.1, 0.5, 0.8, 0.3])])
+@pytest.mark.parametrize("greedy", [False, True])
+@pytest.mark.parametrize("params", [make_params(), make_params("v0", kinematics_integrator="semi-implicit euler")])
+def test_fastpg_and_gymnasium_evaluations_are_identical(theta, greedy, params):
+    fast = evaluate(theta, 12, 5, greedy=greedy, params=params)
+    slow = evaluate_in_gymnasium(theta, 12, 5, greedy=greedy, params=params)
+    assert fast.returns.tolist() == slow.returns.tolist() and fast.lengths.tolist() == slow.lengths.tolist()
+    assert evaluate(theta, 12, 5, greedy=greedy, params=params, parallel=True).returns.tolist() == \
+        fast.returns.tolist()
+
+
+def test_stop_below_stops_exactly_when_the_target_is_out_of_reach():
+    full = evaluate(GOOD, 100, 1)
+    quick = evaluate(GOOD, 100, 1, stop_below=499.0)
+    n = len(quick.returns)
+    assert quick.returns.tolist() == full.returns[:n].tolist()
+    assert not quick.complete and not quick.solved(499.0)
+    assert full.returns[:n].sum() + (100 - n) * 500 < 499.0 * 100 <= full.returns[: n - 1].sum() + (101 - n) * 500
+    assert evaluate(GOOD, 100, 1, stop_below=-1.0).returns.tolist() == full.returns.tolist()
+
+
+@pytest.mark.parametrize(("kwargs", "error"), [
+    ({"episodes": 0}, ValueError), ({"episodes": 2.0}, TypeError), ({"seed": -1}, ValueError),
+    ({"stop_below": float("nan")}, ValueError),
+])
+def test_evaluate_bad_input(kwargs, error):
+    with pytest.raises(error):
+        evaluate(GOOD, **{"episodes": 3, **kwargs})
+
+
+def test_gymnasium_evaluation_refuses_changed_physics():
+    with pytest.raises(ValueError, match="CartPole-v0/v1 constants"):
+        evaluate_in_gymnasium(GOOD, 2, params=make_params()._replace(gravity=1.0))
+
+
+def test_natural_step_respects_the_kl_bound_and_improves_the_surrogate():
+    theta = np.array([0.1, 0.3, 1.0, 0.4])
+    estimate = engine.estimate_gradient(theta, 16, 2, baseline="per_timestep", streaming=False)
+    batch = estimate.batch
+    mask = np.arange(batch.left.shape[1]) < batch.lengths[:, None]
+    f, left, adv = batch.features[mask], batch.left[mask], estimate.advantages[mask]
+    free = natural_step(estimate.grad, estimate.fisher, 0.01, 1e-8, f, left, adv, theta, 16, line_search=False)
+    # the quadratic model is the exact KL's second-order term: close for a small step
+    assert free.kl == pytest.approx(0.01, rel=0.15) and free.backtracks == 0
+    searched = natural_step(estimate.grad, estimate.fisher, 0.01, 1e-8, f, left, adv, theta, 16)
+    assert searched.kl <= 0.01 and searched.kl == pytest.approx(mean_kl(f, theta, theta + searched.delta_theta))
+    # the direction is F^-1 g (per-state Fisher), up to a positive scale
+    per_state = estimate.fisher * 16 / f.shape[0]
+    direction = np.linalg.solve(per_state + 1e-8 * np.eye(4), estimate.grad)
+    cosine = searched.delta_theta @ direction / np.linalg.norm(searched.delta_theta) / np.linalg.norm(direction)
+    assert cosine == pytest.approx(1.0, abs=1e-9)
+
+
+def test_mean_kl_matches_its_definition():
+    rng = np.random.default_rng(0)
+    f, a, b = rng.normal(size=(50, 5)), rng.normal(size=5), rng.normal(size=5)
+    p, q = 1 / (1 + np.exp(-f @ a)), 1 / (1 + np.exp(-f @ b))
+    expected = np.mean(p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q)))
+    assert mean_kl(f, a, b) == pytest.approx(expected, rel=1e-12)
+    assert mean_kl(f, a, a) == 0.0
+
+
+def test_config_round_trips_through_toml(tmp_path):
+    config = TrainConfig(seed=7, lr=0.25, baseline="optimal", normalize=True, optimizer="natural",
+                         kinematics_integrator="semi-implicit euler", max_seconds=2)
+    (tmp_path / "c.toml").write_text(config.to_toml())
+    assert load_config(tmp_path / "c.toml") == config
+    assert load_config(tmp_path / "c.toml", {"seed": 8}) == config.replace(seed=8)
+
+
+@pytest.mark.parametrize(("values", "error", "match"), [
+    ({"batchsize": 4}, ValueError, "did you mean 'batch_size'"),
+    ({"zzz": 1}, ValueError, "known keys"),
+    ({"batch_size": 4.0}, TypeError, "batch_size must be an integer"),
+    ({"batch_size": True}, TypeError, "batch_size must be an integer"),
+    ({"normalize": 1}, TypeError, "normalize must be true or false"),
+    ({"lr": 0}, ValueError, r"lr must be in \(0.0"),
+    ({"lr": float("inf")}, ValueError, "lr must be finite"),
+    ({"gamma": -0.1}, ValueError, "gamma must be in"),
+    ({"psi": "returns"}, ValueError, "psi must be one of"),
+    ({"env": "MountainCar-v0"}, ValueError, "env must be one of"),
+])
+def test_config_errors(values, error, match):
+    with pytest.raises(error, match=match):
+        config_from_dict(values)
+
+
+def test_config_choices_are_the_engines():
+    assert FIELDS["baseline"].metadata["choices"] == tuple(engine.BASELINES)
+    assert FIELDS["psi"].metadata["choices"] == tuple(engine.PSI)
+    assert FIELDS["discount"].metadata["choices"] == engine.DISCOUNTS
+    assert all(f.metadata["help"] for f in dataclasses.fields(TrainConfig))

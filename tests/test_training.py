@@ -1,0 +1,203 @@
+"""Training: determinism, budgets, solve point, run folders, resume bit-identity, failures."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from fastpg import training
+from fastpg.config import TrainConfig
+from fastpg.evaluation import evaluate
+from fastpg.metrics import read_metrics
+from fastpg.runs import RunFolderError
+from fastpg.training import TrainingError, train
+
+QUICK = TrainConfig(seed=3, final_episodes=0, checkpoint_every=2)
+VARIANTS = {
+    "adam": QUICK,
+    "sgd_linear_schedule": QUICK.replace(optimizer="sgd", lr=0.01, lr_schedule="linear", max_episodes=200,
+                                         stop_at_solve=False),
+    "natural": QUICK.replace(optimizer="natural", batch_size=8, max_episodes=160),
+    "reuse": QUICK.replace(reuse_batches=2, lr=0.5, max_episodes=160),
+    "bias_csv_total_return": QUICK.replace(bias=True, psi="total_return", baseline="optimal",
+                                           metrics_format="csv", max_episodes=120),
+}
+
+
+def same_bits(a, b) -> bool:
+    return np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+def test_default_config_solves_and_the_solve_point_is_a_real_solve():
+    result = train(TrainConfig(seed=1, final_episodes=20))
+    assert result.stop_reason == "solved" and result.solved_at["episodes"] == result.episodes
+    assert result.updates == len(result.history) == result.episodes // 4
+    assert result.steps == result.history[-1]["steps"] == result.solved_at["steps"]
+    assert result.history[-1]["eval_mean_return"] >= 475
+    assert all(row["eval_mean_return"] is None or row["eval_mean_return"] < 475 for row in result.history[:-1])
+    eval_seed = training.derive_seed(1, training.EVAL, result.updates - 1)
+    assert evaluate(result.theta, 100, eval_seed).mean_return == result.history[-1]["eval_mean_return"]
+    assert result.evaluation["stochastic"]["simulator"] == "gymnasium"
+    assert result.evaluation["stochastic"]["mean_return"] >= 475
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_same_seed_same_theta_at_any_thread_count(name):
+    config = VARIANTS[name]
+    first, again, threaded = train(config), train(config), train(config.replace(threads=2))
+    assert same_bits(first.theta, again.theta) and same_bits(first.theta, threaded.theta)
+    assert [r["theta"] for r in first.history] == [r["theta"] for r in threaded.history]
+    assert not same_bits(first.theta, train(config.replace(seed=4)).theta)
+
+
+def test_history_rows_are_consistent():
+    result = train(VARIANTS["reuse"])
+    rows = result.history
+    assert [r["update"] for r in rows] == list(range(1, len(rows) + 1))
+    assert [r["episodes"] for r in rows] == [4 * r["update"] for r in rows]
+    assert all(r["min_return"] <= r["mean_return"] <= r["max_return"] for r in rows)
+    assert all(r["grad_norm"] >= 0 and r["estimator_variance"] >= 0 for r in rows)
+    assert rows[0]["ess"] is None and all(0 < r["ess"] <= 1 + 1e-12 for r in rows[1:])
+    assert same_bits(rows[-1]["theta"], result.theta)
+    natural = train(VARIANTS["natural"]).history
+    assert all(r["kl"] <= 0.01 * (1 + 1e-9) for r in natural) and any(r["kl"] > 0 for r in natural)
+
+
+@pytest.mark.parametrize(("budget", "reason"), [
+    ({"max_episodes": 24}, "max_episodes"), ({"max_steps": 1000}, "max_steps"), ({"max_seconds": 1e-9}, "max_seconds"),
+])
+def test_budgets_stop_training(budget, reason):
+    result = train(QUICK.replace(stop_at_solve=False, **budget))
+    assert result.stop_reason == reason
+    if reason == "max_episodes":
+        assert result.episodes == 24 and result.updates == 6
+    if reason == "max_steps":
+        assert result.steps >= 1000 > result.history[-2]["steps"]
+
+
+def test_run_folder_holds_everything_and_reproduces(tmp_path):
+    run = tmp_path / "run"
+    result = train(QUICK.replace(final_episodes=5), run)
+    names = sorted(p.name for p in run.iterdir())
+    assert names == ["checkpoint.json", "config.toml", "metrics.jsonl", "policy.json", "result.json"]
+    saved = json.loads((run / "result.json").read_text())
+    assert saved["theta"] == result.theta.tolist() and saved["solved"] and saved["episodes"] == result.episodes
+    assert json.loads((run / "policy.json").read_text())["theta"] == result.theta.tolist()
+    rows = read_metrics(run / "metrics.jsonl")
+    assert rows == json.loads(json.dumps(result.history))
+    from fastpg.config import load_config
+
+    again = train(load_config(run / "config.toml"))
+    assert same_bits(again.theta, result.theta)
+
+
+def test_existing_runs_are_never_overwritten_silently(tmp_path):
+    run = tmp_path / "run"
+    train(QUICK.replace(max_episodes=8, stop_at_solve=False), run)
+    before = (run / "result.json").read_bytes()
+    with pytest.raises(RunFolderError, match="already holds a fastpg run.*--force"):
+        train(QUICK, run)
+    assert (run / "result.json").read_bytes() == before
+    with pytest.raises(RunFolderError, match="finished run; nothing to resume"):
+        train(None, run, resume=True)
+    (run / "notes.txt").write_text("mine")
+    train(QUICK.replace(max_episodes=4, stop_at_solve=False), run, force=True)
+    assert (run / "notes.txt").read_text() == "mine"
+    assert json.loads((run / "result.json").read_text())["episodes"] == 4
+
+
+def test_resume_rejects_what_is_not_an_unfinished_run(tmp_path):
+    with pytest.raises(RunFolderError, match="no such folder"):
+        train(None, tmp_path / "missing", resume=True)
+    with pytest.raises(RunFolderError, match="not a fastpg run"):
+        train(None, tmp_path, resume=True)
+    run = tmp_path / "run"
+    crash_after(3, QUICK.replace(stop_at_solve=False, max_episodes=40), run)
+    with pytest.raises(ValueError, match="different config"):
+        train(QUICK.replace(seed=99), run, resume=True)
+    good = json.loads((run / "checkpoint.json").read_text())
+    (run / "checkpoint.json").write_text(json.dumps({**good, "theta": [0.0] * 5}))
+    with pytest.raises(ValueError, match="checkpoint does not fit"):
+        train(None, run, resume=True)
+    (run / "checkpoint.json").write_text("{not json")
+    with pytest.raises(ValueError, match="corrupt"):
+        train(None, run, resume=True)
+    (run / "checkpoint.json").write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(RunFolderError, match="not a fastpg-checkpoint"):
+        train(None, run, resume=True)
+
+
+class Crash(Exception):
+    pass
+
+
+def crash_after(evaluations: int, config: TrainConfig, run, monkeypatch=None):
+    """Train into ``run`` and crash (as a kill would) during the ``evaluations``-th solve check."""
+    calls = {"n": 0}
+    real = training.evaluate
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == evaluations:
+            raise Crash
+        return real(*args, **kwargs)
+
+    training.evaluate = flaky
+    try:
+        with pytest.raises(Crash):
+            train(config, run)
+    finally:
+        training.evaluate = real
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_resume_after_a_crash_ends_bit_identical(tmp_path, name):
+    config = VARIANTS[name].replace(checkpoint_every=3, stop_at_solve=False,
+                                    max_episodes=min(VARIANTS[name].max_episodes, 80))
+    reference = train(config, tmp_path / "whole")
+    run = tmp_path / "crashed"
+    crash_after(7, config, run)
+    checkpoint = json.loads((run / "checkpoint.json").read_text())
+    assert checkpoint["update"] == 6  # the crash lost update 7
+    resumed = train(None, run, resume=True)
+    assert same_bits(resumed.theta, reference.theta)
+    name = f"metrics.{config.metrics_format}"
+
+    def rows(folder):
+        return [dict(r, wall_time=0) for r in read_metrics(folder / name)]
+
+    assert rows(run) == rows(tmp_path / "whole") and len(rows(run)) == 80 // config.batch_size
+
+
+def test_non_finite_gradient_stops_with_the_last_good_checkpoint(tmp_path, monkeypatch):
+    real = training._estimate
+
+    def poisoned(config, theta, update, params):
+        estimate = real(config, theta, update, params)
+        if update == 5:
+            estimate.grad[:] = math.nan
+        return estimate
+
+    monkeypatch.setattr(training, "_estimate", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(TrainingError, match="update 5: the gradient is not finite"):
+        train(QUICK.replace(stop_at_solve=False, checkpoint_every=100), run)
+    checkpoint = json.loads((run / "checkpoint.json").read_text())
+    assert checkpoint["update"] == 5 and all(map(math.isfinite, checkpoint["theta"]))
+    assert not (run / "result.json").exists()
+    history = read_metrics(run / "metrics.jsonl")
+    assert len(history) == 5 and history[-1]["theta"] == checkpoint["theta"]
+
+
+@pytest.mark.parametrize(("config", "error"), [("not a config", TypeError)])
+def test_bad_config_object(config, error):
+    with pytest.raises(error):
+        train(config)
+
+
+def test_resume_needs_a_folder():
+    with pytest.raises(ValueError, match="resume needs the run folder"):
+        train(None, None, resume=True)
