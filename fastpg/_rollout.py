@@ -1,5 +1,8 @@
 """Rollout kernels: the exact simulator driven by the logistic policy, one episode per ``prange`` iteration.
 
+Batch kernels are compiled with ``parallel=True``; they run on as many threads as
+``numba.set_num_threads`` allows (one included) with bit-identical results.
+
 Codes shared with the estimators: ``PSI_TOTAL`` (Psi_t = sum_t' gamma^t' r_t'),
 ``PSI_FROM_START`` (reward-to-go sum_{t'>=t} gamma^t' r_t', seed 000) and
 ``PSI_FROM_STEP`` (reward-to-go sum_{t'>=t} gamma^(t'-t) r_t', seed 001).
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import njit, prange, serial_and_parallel
+from ._jit import njit, pnjit, prange
 from ._physics import cartpole_dynamics, cartpole_reward, cartpole_terminated
 from ._policy import policy_observe, sigmoid
 from ._rng import rng_seed_episode, rng_uniform
@@ -42,14 +45,13 @@ def episode_rollout(theta, state0, key, episode, params, greedy, rng, features, 
     return horizon
 
 
-def _rollout_batch(theta, states0, key, params, greedy, rng, features, left, logits, rewards, lengths):
+@pnjit
+def rollout_batch(theta, states0, key, params, greedy, rng, features, left, logits, rewards, lengths):
     """Run ``m = states0.shape[0]`` episodes; episode i writes row i of every output (see episode_rollout)."""
     for i in prange(states0.shape[0]):
         lengths[i] = episode_rollout(theta, states0[i], key, i, params, greedy, rng[i], features[i], left[i],
                                      logits[i], rewards[i])
 
-
-rollout_batch, rollout_batch_parallel = serial_and_parallel(_rollout_batch)
 
 
 @njit
@@ -109,7 +111,8 @@ def episode_stream(theta, state0, key, episode, params, psi, gamma, with_fisher,
     return length, discounted, total
 
 
-def _stream_batch(theta, states0, key, params, psi, gamma, with_fisher, rng, features, grads, score_sums, fishers,
+@pnjit
+def stream_batch(theta, states0, key, params, psi, gamma, with_fisher, rng, features, grads, score_sums, fishers,
                   lengths, discounted, totals):
     """Stream ``m`` episodes; episode i accumulates into row i of every output (see episode_stream)."""
     for i in prange(states0.shape[0]):
@@ -119,8 +122,6 @@ def _stream_batch(theta, states0, key, params, psi, gamma, with_fisher, rng, fea
         discounted[i] = g
         totals[i] = total
 
-
-stream_batch, stream_batch_parallel = serial_and_parallel(_stream_batch)
 
 
 @njit
@@ -141,13 +142,12 @@ def episode_play(theta, state0, key, episode, params, greedy, rng, feature):
     return horizon, total
 
 
-def _play_batch(theta, states0, key, params, greedy, rng, feature, lengths, returns):
+@pnjit
+def play_batch(theta, states0, key, params, greedy, rng, feature, lengths, returns):
     """Play ``m`` episodes; episode i writes lengths[i] and returns[i]."""
     for i in prange(states0.shape[0]):
         lengths[i], returns[i] = episode_play(theta, states0[i], key, i, params, greedy, rng[i], feature[i])
 
-
-play_batch, play_batch_parallel = serial_and_parallel(_play_batch)
 
 
 @njit

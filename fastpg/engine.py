@@ -4,25 +4,30 @@ Parameters theta: float64[4] (no bias) or float64[5] (bias last), over the featu
 (cart position, cart velocity, pole angle, pole angular velocity[, 1]).
 P(left | s) = sigmoid(theta . s), action 0 = push left, as in Gymnasium.
 
-Seeding: a batch with seed ``seed`` starts its m episodes from
-``np.random.default_rng(seed).uniform(-0.05, 0.05, size=(m, 4))``, i.e. the initial states a
-Gymnasium CartPole env gives on ``reset(seed=seed)`` followed by m - 1 plain ``reset()`` calls.
-Episode i draws its action uniforms from the xoshiro256** stream (key, i) of ``fastpg._rng``,
-key = ``SeedSequence(seed).generate_state(1, uint64)[0]``; action 0 iff u < P(left).
-Results are bit-identical for any thread count.
+Seeding: a batch with seed ``seed`` makes one generator ``g = np.random.default_rng(seed)``; its m
+episodes start from ``g.uniform(-0.05, 0.05, size=(m, 4))``, i.e. the initial states a Gymnasium
+CartPole env gives on ``reset(seed=seed)`` followed by m - 1 plain ``reset()`` calls. Episode i
+then draws its action uniforms from the xoshiro256** stream (key, i) of ``fastpg._rng`` with
+key = ``g.bit_generator.random_raw()`` (the generator's next 64 bits); action 0 iff u < P(left).
+Results are bit-identical for any thread count: each episode owns its stream and its output row,
+and per-episode terms are summed in episode order.
+
+Kernels run on Numba's thread pool (``parallel=True``) or on one thread (``parallel=False``); both
+use the same compiled loop.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _estimators as est
-from ._rollout import PSI_FROM_START, PSI_FROM_STEP, PSI_TOTAL, rollout_batch, rollout_batch_parallel, \
-    stream_batch, stream_batch_parallel
+from ._jit import get_num_threads, set_num_threads
+from ._rollout import PSI_FROM_START, PSI_FROM_STEP, PSI_TOTAL, rollout_batch, stream_batch
 from .params import DEFAULT_PARAMS, CartPoleParams
-from .validate import check_batch_size, check_gamma, check_params, check_seed, check_theta, choice
+from .validate import check_batch_size, check_gamma, check_seed, check_theta, choice, params_array
 
 PSI = {"total_return": PSI_TOTAL, "reward_to_go": PSI_FROM_START}
 DISCOUNTS = ("from_start", "from_step")
@@ -69,8 +74,7 @@ class GradientEstimate:
     """
 
     grad: np.ndarray
-    per_episode: np.ndarray | None
-    variance: np.ndarray | None
+    per_episode: np.ndarray
     fisher: np.ndarray
     lengths: np.ndarray
     returns: np.ndarray
@@ -80,6 +84,11 @@ class GradientEstimate:
     @property
     def steps(self) -> int:
         return int(self.lengths.sum())
+
+    @property
+    def variance(self) -> np.ndarray:
+        m = self.per_episode.shape[0]
+        return self.per_episode.var(axis=0, ddof=1) / m if m > 1 else np.zeros(self.per_episode.shape[1])
 
 
 def psi_code(psi: str, discount: str) -> int:
@@ -91,21 +100,35 @@ def psi_code(psi: str, discount: str) -> int:
     return PSI[psi]
 
 
+@contextmanager
+def threads_for(parallel: bool):
+    """Run kernels on Numba's thread pool as set (``parallel``) or on one thread."""
+    threads = get_num_threads()
+    if parallel or threads == 1:
+        yield
+        return
+    set_num_threads(1)
+    try:
+        yield
+    finally:
+        set_num_threads(threads)
+
+
 def batch_start(theta, batch_size, seed, params):
-    """Validated (theta, params, initial states float64[m, 4], stream key uint64) of a batch."""
+    """Validated (theta, params, params as a kernel array, initial states float64[m, 4], stream key uint64)."""
     theta = check_theta(theta)
     check_batch_size(batch_size)
     check_seed(seed)
-    params = check_params(params)
-    states0 = np.random.default_rng(seed).uniform(-0.05, 0.05, size=(batch_size, 4))
-    key = np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
-    return theta, params, states0, key
+    array = params_array(params)
+    generator = np.random.default_rng(seed)
+    states0 = generator.uniform(-0.05, 0.05, size=(batch_size, 4))
+    return theta, params, array, states0, np.uint64(generator.bit_generator.random_raw())
 
 
 def rollout(theta, batch_size: int, seed: int, *, params: CartPoleParams = DEFAULT_PARAMS, greedy: bool = False,
             parallel: bool = False) -> Batch:
     """Collect ``batch_size`` episodes under the policy ``theta`` and store them."""
-    theta, params, states0, key = batch_start(theta, batch_size, seed, params)
+    theta, params, array, states0, key = batch_start(theta, batch_size, seed, params)
     horizon, d = params.max_episode_steps, theta.shape[0]
     if batch_size * horizon * (8 * d + 17) > MAX_BATCH_BYTES:
         raise ValueError(f"a stored batch of {batch_size} episodes x {horizon} steps needs more than "
@@ -114,9 +137,9 @@ def rollout(theta, batch_size: int, seed: int, *, params: CartPoleParams = DEFAU
     left = np.empty((batch_size, horizon), dtype=np.bool_)
     logits, rewards = np.empty((batch_size, horizon)), np.empty((batch_size, horizon))
     lengths = np.empty(batch_size, dtype=np.int64)
-    kernel = rollout_batch_parallel if parallel else rollout_batch
-    kernel(theta, states0, key, params.as_array(), bool(greedy), np.empty((batch_size, 4), dtype=np.uint64),
-           features, left, logits, rewards, lengths)
+    with threads_for(parallel):
+        rollout_batch(theta, states0, key, array, bool(greedy), np.empty((batch_size, 4), dtype=np.uint64),
+                      features, left, logits, rewards, lengths)
     return Batch(theta, features, left, logits, rewards, lengths)
 
 
@@ -136,13 +159,8 @@ def gradient(batch: Batch, *, psi: str = "reward_to_go", gamma: float = 1.0, dis
                         per_episode, grad)
     est.fisher_accumulate(batch.features, batch.logits, batch.lengths, fisher)
     advantages = psi_values - b.mean(axis=1)[None, :]
-    return GradientEstimate(grad, per_episode, _variance(per_episode), fisher, batch.lengths, batch.returns,
+    return GradientEstimate(grad, per_episode, fisher, batch.lengths, batch.returns,
                             batch, advantages)
-
-
-def _variance(per_episode: np.ndarray) -> np.ndarray:
-    m = per_episode.shape[0]
-    return per_episode.var(axis=0, ddof=1) / m if m > 1 else np.zeros(per_episode.shape[1])
 
 
 def estimate_gradient(theta, batch_size: int, seed: int, *, psi: str = "reward_to_go", gamma: float = 1.0,
@@ -163,14 +181,14 @@ def estimate_gradient(theta, batch_size: int, seed: int, *, psi: str = "reward_t
     if not (can_stream if streaming is None else streaming):
         batch = rollout(theta, batch_size, seed, params=params, parallel=parallel)
         return gradient(batch, psi=psi, gamma=gamma, discount=discount, baseline=baseline, normalize=normalize)
-    theta, params, states0, key = batch_start(theta, batch_size, seed, params)
+    theta, params, array, states0, key = batch_start(theta, batch_size, seed, params)
     m, d = batch_size, theta.shape[0]
     grads, score_sums, fishers = np.zeros((m, d)), np.zeros((m, d)), np.zeros((m, d, d))
     lengths, discounted, totals = np.empty(m, dtype=np.int64), np.empty(m), np.empty(m)
-    kernel = stream_batch_parallel if parallel else stream_batch
-    kernel(theta, states0, key, params.as_array(), code, gamma, True, np.empty((m, 4), dtype=np.uint64),
-           np.empty((m, d)), grads, score_sums, fishers, lengths, discounted, totals)
+    with threads_for(parallel):
+        stream_batch(theta, states0, key, array, code, gamma, True, np.empty((m, 4), dtype=np.uint64),
+                     np.empty((m, d)), grads, score_sums, fishers, lengths, discounted, totals)
     if baseline == "batch_mean":
         grads -= (discounted.sum() / m) * score_sums
     grad = grads.sum(axis=0) / m
-    return GradientEstimate(grad, grads, _variance(grads), fishers.sum(axis=0) / m, lengths, totals)
+    return GradientEstimate(grad, grads, fishers.sum(axis=0) / m, lengths, totals)

@@ -15,8 +15,8 @@ import gymnasium as gym
 import numpy as np
 
 from ._rng import episode_uniforms
-from ._rollout import play_batch, play_batch_parallel, play_until_hopeless
-from .engine import batch_start
+from ._rollout import play_batch, play_until_hopeless
+from .engine import batch_start, threads_for
 from .params import DEFAULT_PARAMS, EULER, CartPoleParams
 from .validate import check_int
 
@@ -65,8 +65,7 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
     longer reach it (a fast "is it solved?" check).
     """
     check_int("episodes", episodes, 1, MAX_EVAL_EPISODES)
-    theta, params, states0, key = batch_start(theta, episodes, seed, params)
-    p = params.as_array()
+    theta, params, p, states0, key = batch_start(theta, episodes, seed, params)
     rng, feature = np.empty((episodes, 4), dtype=np.uint64), np.empty((episodes, theta.shape[0]))
     lengths, returns = np.zeros(episodes, dtype=np.int64), np.zeros(episodes)
     played = episodes
@@ -77,8 +76,8 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
         played = play_until_hopeless(theta, states0, key, p, bool(greedy), float(stop_below) * episodes, best, rng,
                                      feature, lengths, returns)
     else:
-        (play_batch_parallel if parallel else play_batch)(theta, states0, key, p, bool(greedy), rng, feature,
-                                                          lengths, returns)
+        with threads_for(parallel):
+            play_batch(theta, states0, key, p, bool(greedy), rng, feature, lengths, returns)
     return Evaluation(returns[:played], lengths[:played], episodes, bool(greedy), "fastpg", played == episodes)
 
 
@@ -101,7 +100,7 @@ def evaluate_in_gymnasium(theta, episodes: int = 100, seed: int = 0, *, greedy: 
     float32 observation Gymnasium returns.
     """
     check_int("episodes", episodes, 1, MAX_EVAL_EPISODES)
-    theta, params, _, key = batch_start(theta, 1, seed, params)
+    theta, params, _, _, key = batch_start(theta, episodes, seed, params)
     weights = [float(w) for w in theta[:4]]
     bias = float(theta[4]) if theta.shape[0] == 5 else None
     env = gymnasium_env(params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -49,6 +50,24 @@ def check_gamma(gamma) -> float:
     if not (math.isfinite(gamma) and 0.0 <= gamma <= 1.0):
         raise ValueError(f"gamma must be in [0, 1], got {gamma}")
     return float(gamma)
+
+
+@functools.lru_cache(maxsize=64)
+def _checked_array(params: CartPoleParams) -> np.ndarray:
+    return check_params(params).as_array()
+
+
+def params_array(params) -> np.ndarray:
+    """The validated kernel array (float64[NUM_PARAMS]) of ``params``, cached per distinct value.
+
+    Kernels only read it; callers must not modify it.
+    """
+    if not isinstance(params, CartPoleParams):
+        check_params(params)  # raises the TypeError
+    try:
+        return _checked_array(params)
+    except TypeError:  # unhashable field values: validate without caching
+        return check_params(params).as_array()
 
 
 def check_params(params) -> CartPoleParams:

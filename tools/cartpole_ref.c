@@ -22,8 +22,9 @@
 
      gcc -O3 -march=native -ffp-contract=off -o cartpole_ref tools/cartpole_ref.c -lm
 
-   (the pragma below also turns contraction off for this file; -std=c11 would as well). See f32()
-   for the other trap: GCC may drop a float round trip under -march=native.
+   (the pragmas below also turn contraction off for this file, for GCC and Clang, so plain
+   gcc -O3 -march=native gives the same bits). The other trap, handled in f32(): GCC 12 at -O3
+   -march=native dropped the float32 round trip of the observation altogether.
    Add -shared -fPIC -DCARTPOLE_REF_NO_MAIN to get a library exporting cartpole_ref_run()
    (bench/bench_engine.py calls it through ctypes).
 
@@ -43,7 +44,9 @@
    then a last line "ns_per_step <median over REPS> min <min over REPS> steps <per rep> reps <REPS>".
 */
 
-#ifndef __clang__
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#else
 #pragma GCC optimize("fp-contract=off")
 #endif
 
