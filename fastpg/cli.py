@@ -1,4 +1,4 @@
-"""The ``fastpg`` command line: ``train``, ``eval``, ``plot`` and ``demo``.
+"""The ``fastpg`` command line: ``train``, ``eval``, ``plot``, ``export``, ``bench`` and ``demo``.
 
 Exit codes: 0 success; 1 training failed (e.g. a non-finite gradient); 2 bad input (options,
 files, folders). Errors are one line on stderr, without a traceback.
@@ -64,9 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="show a progress bar [only on a terminal]")
     _add_config_flags(train)
 
-    ev = commands.add_parser("eval", help="evaluate a policy (a run folder, a policy.json, or --theta)",
+    ev = commands.add_parser("eval", help="evaluate a policy (a run folder, a policy file, or --theta)",
                              description="Play episodes of a logistic policy and report its returns.")
-    ev.add_argument("source", nargs="?", type=Path, help="run folder or policy.json")
+    ev.add_argument("source", nargs="?", type=Path, help="run folder or policy file (json, npy, npz, csv)")
     ev.add_argument("--theta", help="comma-separated weights x,x_dot,theta,theta_dot[,bias] instead of SOURCE (write --theta=-1,... "
                          "when the first is negative)")
     ev.add_argument("--episodes", type=int, default=100, help="episodes to play [100]")
@@ -79,6 +79,24 @@ def build_parser() -> argparse.ArgumentParser:
     plot = commands.add_parser("plot", help="draw the learning curve of a run folder (needs matplotlib)")
     plot.add_argument("run_dir", type=Path, help="run folder")
     plot.add_argument("--out", type=Path, help="PNG to write [RUN_DIR/learning_curve.png]")
+
+    from .export import add_export_parser
+
+    add_export_parser(commands)
+
+    bench = commands.add_parser("bench", help="time fastpg against Gymnasium and the C reference in one run",
+                                description="Run benchmark suites side by side in one process, rounds interleaved, "
+                                            "and print ns/step (median, p10, p90), steps/s and ratios to the "
+                                            "comparators measured in the same run.")
+    bench.add_argument("--suite", nargs="+", default=None, metavar="SUITE",
+                       help="suites to run: env vector episode batch latency [all]")
+    bench.add_argument("--num-envs", nargs="+", type=int, default=None, metavar="N",
+                       help="vector env sizes [64 16384]")
+    bench.add_argument("--rounds", type=int, help="interleaved rounds per case [15; --quick: 3]")
+    bench.add_argument("--min-time", type=float, help="seconds per case per round [0.02; --quick: 0.005]")
+    bench.add_argument("--quick", action="store_true", help="a fast, rough run: 3 rounds, N = 64 and 1024")
+    bench.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    bench.add_argument("--png", type=Path, help="also draw a bar chart (needs matplotlib)")
 
     demo = commands.add_parser("demo", help="roll out the simulator and print steps/s against Gymnasium")
     demo.add_argument("--num-envs", type=int, default=4096, help="environments stepped together [4096]")
@@ -140,24 +158,22 @@ def _summary(result, one_line: bool) -> str:
 def _theta_from(args: argparse.Namespace):
     import numpy as np
 
-    from .files import read_json
-    from .runs import POLICY_FILE, read_result
+    from .export import load_policy
 
     if (args.theta is None) == (args.source is None):
-        raise ValueError("give either a run folder / policy.json or --theta")
+        raise ValueError("give either a run folder / policy file or --theta")
     if args.theta is not None:
         try:
             return np.array([float(v) for v in args.theta.split(",")])
         except ValueError:
             raise ValueError(f"--theta must be comma-separated numbers, got {args.theta!r}") from None
-    source = args.source
-    if source.is_dir():
-        read_result(source)  # says clearly if the folder is not a finished run
-        source = source / POLICY_FILE
-    document = read_json(source, "policy file")
-    if not isinstance(document, dict) or "theta" not in document:
-        raise ValueError(f"{source} is not a fastpg policy file (no 'theta')")
-    return np.array(document["theta"], dtype=float)
+    return load_policy(args.source).theta
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import run_export
+
+    return run_export(args)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -183,6 +199,24 @@ def _plot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from .benchmark import SUITES, run_bench
+
+    options = {"rounds": 3, "min_time": 0.005, "latency_calls": 2000, "num_envs": (64, 1024)} if args.quick else {}
+    given = {"rounds": args.rounds, "min_time": args.min_time,
+             "num_envs": tuple(args.num_envs) if args.num_envs else None}
+    options.update({k: v for k, v in given.items() if v is not None})
+    report = run_bench(tuple(args.suite or SUITES), **options)
+    print(report.table())
+    if args.json:
+        from .files import atomic_write_text
+
+        atomic_write_text(args.json, report.to_json() + "\n")
+    if args.png:
+        report.plot(args.png)
+    return EXIT_OK
+
+
 def _demo(args: argparse.Namespace) -> int:
     if args.num_envs < 1 or args.steps < 1:
         raise ValueError("--num-envs and --steps must be at least 1")
@@ -198,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     args, extras = parser.parse_known_args(argv)
     if extras:  # reported by the subcommand's parser, which knows its options and suggests the closest
         parser.commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extras)}")
-    command = {"train": _train, "eval": _eval, "plot": _plot, "demo": _demo}[args.command]
+    command = {"train": _train, "eval": _eval, "plot": _plot, "bench": _bench, "demo": _demo,
+               "export": _export}[args.command]
     try:
         return command(args)
     except (ValueError, TypeError, OSError) as exc:

@@ -68,7 +68,7 @@ class TrainConfig:
     max_backtracks: int = _f(10, "natural gradient: halvings tried by the line search", low=0, high=60)
     reuse_batches: int = _f(0, "off-policy reuse: also use the last k batches with importance weights", low=0,
                             high=64)
-    reuse_weights: str = _f("per_decision", "off-policy reuse: importance weights per_decision (prod of ratios up "
+    reuse_weights: str = _f("per_trajectory", "off-policy reuse: importance weights per_decision (prod of ratios up "
                                             "to t) or per_trajectory", choices=("per_decision", "per_trajectory"))
     reuse_clip: float = _f(0.0, "off-policy reuse: clip importance weights at this value (0 = no clipping)", low=0.0,
                            high=1e12)

@@ -22,6 +22,7 @@ from . import engine
 from ._jit import max_threads, set_num_threads
 from .config import TrainConfig
 from .evaluation import evaluate, evaluate_in_gymnasium
+from .export import policy_metadata, save_policy
 from .files import CHECKPOINT_FILE, RESULT_FILE, write_json
 from .metrics import MetricsWriter, metrics_path
 from .natural import natural_step
@@ -278,17 +279,7 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
     result = TrainResult(state.theta, config, history, state.solved_at, evaluation, timings, state.update,
                          state.episodes, state.steps, reason, run_dir)
     if run_dir is not None:
-        write_json(run_dir / POLICY_FILE, policy_document(state.theta))
+        save_policy(state.theta, run_dir / POLICY_FILE, "json", metadata=policy_metadata(result))
         write_json(run_dir / RESULT_FILE, result.to_dict())
     return result
 
-
-def policy_document(theta: np.ndarray) -> dict[str, Any]:
-    """θ with what a controller needs to apply it, as written to ``policy.json``."""
-    bias = theta.shape[0] == 5
-    return {"format": "fastpg-policy/1", "theta": theta.tolist(), "bias": bias,
-            "features": ["cart_position", "cart_velocity", "pole_angle", "pole_angular_velocity"]
-            + (["1 (bias)"] if bias else []),
-            "policy": "z = theta . features, summed left to right; P(action 0 = push left) = 1 / (1 + exp(-z)); "
-                      "greedy: action 0 iff z >= 0",
-            "observation": "Gymnasium's float32 observation, widened to float64"}
