@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+	$(PY) -m pytest bench -q --benchmark-disable  # smoke: every benchmark runs once, no timing asserted
 	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -m nojit
 
 bench: $(STAMP)

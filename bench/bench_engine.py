@@ -28,17 +28,14 @@ fastpg to 1e-12 relative (bit-identical in practice), Gymnasium's NumPy gradient
 
 from __future__ import annotations
 
-import ctypes
-import os
-import platform
-import shutil
 import subprocess
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
-from fastpg import _jit, _rollout, engine
+from fastpg import _jit, _rollout, cref, engine
+from fastpg.benchmark import gymnasium_episode, machine
 from fastpg._jit import njit
 from fastpg._rng import episode_uniforms
 from fastpg._rollout import PSI_FROM_START, episode_stream
@@ -49,8 +46,6 @@ SEED = 0
 HORIZON = DEFAULT_PARAMS.max_episode_steps
 EPISODES = 16  # episodes per timed call of the single-thread kernels (njit loop, C)
 BATCH = 256  # episodes per timed call of the batched kernels
-C_SOURCE = os.path.join(os.path.dirname(__file__), os.pardir, "tools", "cartpole_ref.c")
-C_FLAGS = ["-O3", "-march=native", "-ffp-contract=off"]  # no FMA contraction: bit-identical to fastpg
 
 GROUP_EPISODE = "episode + grad, 1 thread"  # group names fit the conftest table
 GROUP_PLAY = "episode, policy only"
@@ -126,42 +121,20 @@ def test_episode_estimate_gradient(benchmark):
     record(benchmark, "estimate_gradient m=1", steps)
 
 
-def gym_episode(env, theta, uniforms, seed):
-    """One Gymnasium episode under the logistic policy, with NumPy reward-to-go gradient and Fisher accumulation.
-
-    The policy takes action 0 (left) iff ``uniforms[t] < p``, as fastpg does, so the episode is the same.
-    """
-    obs, _ = env.reset(seed=seed)
-    d = theta.shape[0]
-    score_sum, grad, fisher = np.zeros(d), np.zeros(d), np.zeros((d, d))
-    t = 0
-    while True:
-        f = obs.astype(np.float64)
-        p = 1.0 / (1.0 + np.exp(-(theta @ f)))
-        left = uniforms[t] < p
-        score_sum += ((1.0 if left else 0.0) - p) * f
-        fisher += (p * (1.0 - p)) * np.outer(f, f)
-        obs, reward, terminated, truncated, _ = env.step(0 if left else 1)
-        grad += reward * score_sum
-        t += 1
-        if terminated or truncated:
-            return t, grad, fisher
-
-
 def test_episode_gymnasium(benchmark):
     """Gymnasium's step loop (``make`` with its standard wrappers) driving a NumPy policy and gradient."""
     env = gym.make("CartPole-v1")
     states0, key = batch_start(SEED, 1)
     uniforms = np.empty(HORIZON)
     episode_uniforms(key, 0, uniforms)
-    length, grad, fisher = gym_episode(env, THETA, uniforms, SEED)
+    length, grad, fisher = gymnasium_episode(env, THETA, uniforms, SEED)
     ours = engine.estimate_gradient(THETA, 1, SEED)
     assert length == ours.lengths[0] == HORIZON
     np.testing.assert_allclose(grad, ours.per_episode[0], rtol=1e-9)
     np.testing.assert_allclose(fisher, ours.fisher, rtol=1e-9)
     benchmark.group = GROUP_EPISODE
     benchmark.extra_info.update(steps=length, impl="gymnasium loop + NumPy policy/grad")
-    benchmark(gym_episode, env, THETA, uniforms, SEED)
+    benchmark(gymnasium_episode, env, THETA, uniforms, SEED)
     record(benchmark, "gymnasium", length)
 
 
@@ -212,19 +185,11 @@ def test_policy_only_fastpg(benchmark, threads):
 
 @pytest.fixture(scope="module")
 def c_build(tmp_path_factory):
-    """``tools/cartpole_ref.c`` compiled to an executable and a shared library; skips without a C compiler."""
-    cc = shutil.which(os.environ.get("CC", "gcc")) or shutil.which("cc")
-    if cc is None:
-        pytest.skip("no C compiler (gcc/cc) on PATH")
-    out = tmp_path_factory.mktemp("cartpole_ref")
-    exe, lib = out / "cartpole_ref", out / "libcartpole_ref.so"
+    """``tools/cartpole_ref.c`` built by ``fastpg.cref``; skips without a C compiler."""
     try:
-        subprocess.run([cc, *C_FLAGS, "-o", str(exe), C_SOURCE, "-lm"], check=True, capture_output=True, text=True)
-        subprocess.run([cc, *C_FLAGS, "-shared", "-fPIC", "-DCARTPOLE_REF_NO_MAIN", "-o", str(lib), C_SOURCE, "-lm"],
-                       check=True, capture_output=True, text=True)
-    except subprocess.CalledProcessError as e:
-        pytest.skip(f"could not compile {C_SOURCE} with {cc}: {e.stderr.strip()[:500]}")
-    return cc, exe, lib
+        return cref.build(tmp_path_factory.mktemp("cartpole_ref"))
+    except cref.CReferenceUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 def c_input(states0, key) -> str:
@@ -236,7 +201,7 @@ def c_input(states0, key) -> str:
 
 def test_c_reference_cli_agrees(c_build):
     """The C executable on the same episodes: equal lengths, same gradients and Fisher; its own timing."""
-    cc, exe, _ = c_build
+    exe = c_build.executable
     states0, key = batch_start(SEED, EPISODES)
     run = subprocess.run([str(exe), "200"], input=c_input(states0, key), capture_output=True, text=True, check=True)
     *rows, timing = run.stdout.splitlines()
@@ -254,21 +219,16 @@ def test_c_reference_cli_agrees(c_build):
     assert words[0] == "ns_per_step"
     RESULTS["C cli"] = float(words[1]) * 1e-9
     FACTS["C vs fastpg"] = "bit-identical" if rel == 0.0 else f"max relative difference {rel:.2g}"
-    FACTS["C compiler"] = f"{os.path.basename(cc)} {' '.join(C_FLAGS)}"
+    FACTS["C compiler"] = c_build.compiler
 
 
 def test_episode_c_reference(benchmark, c_build):
     """``cartpole_ref_run`` (C -O3) through ctypes on the same episodes as the njit loop, timed by pytest-benchmark."""
-    lib = ctypes.CDLL(str(c_build[2]))
-    run = lib.cartpole_ref_run
-    run.restype = ctypes.c_int64
-    run.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
-                    ctypes.c_void_p, ctypes.c_void_p]
+    run = c_build.function()
     states0, key = batch_start(SEED, EPISODES)
     theta = np.ascontiguousarray(THETA)
     lengths, grads, fishers = np.empty(EPISODES, np.int64), np.empty((EPISODES, 4)), np.empty((EPISODES, 4, 4))
-    args = (theta.ctypes.data, int(key), EPISODES, states0.ctypes.data, lengths.ctypes.data, grads.ctypes.data,
-            fishers.ctypes.data)
+    args = c_build.arguments(theta, key, states0, lengths, grads, fishers)
     steps = run(*args)
     ours = run_stream_loop(states0, key)
     assert np.array_equal(lengths, ours[0]) and steps == ours[0].sum()
@@ -334,15 +294,6 @@ def test_batch_of_four(benchmark, mode, baseline):
 
 # --- summary -----------------------------------------------------------------------------------------------
 
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        name = platform.processor() or "unknown CPU"
-    return f"{name}, {os.cpu_count()} cores, Numba threads {max_threads()}, Python {platform.python_version()}"
-
-
 class _Summary:
     """Prints the engine's figures against the issue's targets after every other terminal summary."""
 
@@ -382,7 +333,7 @@ class _Summary:
         ]
         rows += [(f"4 episodes (2,000 steps), {k}", f"{v:.1f} us", "well under 200 us") for k, v in four.items()]
         write("")
-        write(f"fastpg engine speed, same run: {_cpu()}")
+        write(f"fastpg engine speed, same run: {machine()}; Numba threads {max_threads()}")
         write(f"{'measurement':<56}{'figure':<36}target / note")
         for name, value, note in rows:
             write(f"{name:<56}{value:<36}{note}")

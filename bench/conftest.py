@@ -6,19 +6,9 @@ and ``["impl"]`` (starting with "gymnasium" for the comparator of its group).
 
 from __future__ import annotations
 
-import os
-import platform
-
 import pytest
 
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        name = platform.processor() or "unknown CPU"
-    return f"{name}, {os.cpu_count()} cores, Python {platform.python_version()}"
+from fastpg.benchmark import machine
 
 
 @pytest.hookimpl(trylast=True)
@@ -28,7 +18,7 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     write = terminalreporter.write_line
     write("")
-    write(f"fastpg vs Gymnasium, same run: {_cpu()}")
+    write(f"fastpg vs Gymnasium, same run: {machine()}")
     write(f"{'group':<28}{'implementation':<38}{'ns/step':>11}{'steps/s':>11}{'x Gymnasium':>13}")
     for group, benches in session.groups:
         benches = [b for b in benches if "steps" in b["extra_info"]]

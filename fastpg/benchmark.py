@@ -37,6 +37,7 @@ import numpy as np
 from . import cref, engine
 from ._jit import get_num_threads, max_threads, set_num_threads
 from ._physics import cartpole_step
+from ._rng import episode_uniforms
 from ._rollout import PSI_FROM_START, stream_batch
 from .params import DEFAULT_PARAMS
 
@@ -175,33 +176,38 @@ def _gymnax_cases(group: str, num_envs: int, calls: int) -> list[Case]:
     return [Case(group, "gymnax CartPole-v1 (jax.jit + vmap)", calls * num_envs, run)]
 
 
-def _gymnasium_episodes(theta, states_key, episodes):
-    """Gymnasium's step loop with a NumPy logistic policy, reward-to-go gradient and Fisher, fastpg's actions."""
-    _, key = states_key
+def gymnasium_episode(env, theta, uniforms, seed=None) -> tuple[int, np.ndarray, np.ndarray]:
+    """One episode of Gymnasium's ``env`` under the logistic policy, with NumPy reward-to-go gradient and Fisher.
+
+    Action 0 (left) iff ``uniforms[t] < P(left)``, as fastpg decides, so it plays fastpg's episode.
+    Resets with ``seed`` (None: continue the env's generator). Returns (steps, gradient, Fisher).
+    """
+    obs, _ = env.reset(seed=seed)
+    d = theta.shape[0]
+    score_sum, grad, fisher = np.zeros(d), np.zeros(d), np.zeros((d, d))
+    t = 0
+    while True:
+        f = obs.astype(np.float64)
+        p = 1.0 / (1.0 + np.exp(-(theta @ f)))
+        left = uniforms[t] < p
+        score_sum += ((1.0 if left else 0.0) - p) * f
+        fisher += (p * (1.0 - p)) * np.outer(f, f)
+        obs, reward, terminated, truncated, _ = env.step(0 if left else 1)
+        grad += reward * score_sum
+        t += 1
+        if terminated or truncated:
+            return t, grad, fisher
+
+
+def _gymnasium_episodes(theta, key, episodes):
+    """Gymnasium's step loop over fastpg's batch of ``episodes`` (same initial states, same actions)."""
     env = gym.make("CartPole-v1")
     uniforms = np.empty((episodes, DEFAULT_PARAMS.max_episode_steps))
-    from ._rng import episode_uniforms
-
     for i in range(episodes):
         episode_uniforms(key, i, uniforms[i])
 
     def run():
-        steps = 0
-        for i in range(episodes):
-            obs, _ = env.reset(seed=SEED) if i == 0 else env.reset()
-            score_sum, grad, fisher = np.zeros(4), np.zeros(4), np.zeros((4, 4))
-            for t in range(DEFAULT_PARAMS.max_episode_steps):
-                f = obs.astype(np.float64)
-                p = 1.0 / (1.0 + np.exp(-(theta @ f)))
-                left = uniforms[i, t] < p
-                score_sum += ((1.0 if left else 0.0) - p) * f
-                fisher += (p * (1.0 - p)) * np.outer(f, f)
-                obs, reward, terminated, truncated, _ = env.step(0 if left else 1)
-                grad += reward * score_sum
-                steps += 1
-                if terminated or truncated:
-                    break
-        return steps
+        return sum(gymnasium_episode(env, theta, uniforms[i], SEED if i == 0 else None)[0] for i in range(episodes))
 
     return run
 
@@ -223,7 +229,7 @@ def episode_cases(episodes: int = 16, c_dir: str | None = None) -> tuple[list[Ca
     _, _, _, states0, key = engine.batch_start(theta, episodes, SEED, DEFAULT_PARAMS)
     ours = _kernel_case("episode", "fastpg kernel (rollout + gradient)", theta, episodes, 1)
     cases = [Case("episode", "gymnasium loop + NumPy policy/gradient", ours.steps,
-                  _gymnasium_episodes(theta, (states0, key), episodes), comparator=True), ours]
+                  _gymnasium_episodes(theta, key, episodes), comparator=True), ours]
     try:
         reference = cref.build(c_dir or tempfile.mkdtemp(prefix="fastpg-cref-"))
         lengths, grads, fishers = np.empty(episodes, np.int64), np.empty((episodes, 4)), np.empty((episodes, 4, 4))
