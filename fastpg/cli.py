@@ -1,4 +1,4 @@
-"""The ``fastpg`` command line: ``train``, ``eval``, ``plot``, ``export``, ``bench`` and ``demo``.
+"""The ``fastpg`` command line: ``train``, ``eval``, ``plot``, ``export``, ``sweep``, ``bench`` and ``demo``.
 
 Exit codes: 0 success; 1 training failed (e.g. a non-finite gradient); 2 bad input (options,
 files, folders). Errors are one line on stderr, without a traceback.
@@ -76,13 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="gymnasium's own CartPole-v1 (Python loop) or fastpg's identical kernels [gymnasium]")
     ev.add_argument("--json", action="store_true", help="print the summary as JSON")
 
-    plot = commands.add_parser("plot", help="draw the learning curve of a run folder (needs matplotlib)")
-    plot.add_argument("run_dir", type=Path, help="run folder")
-    plot.add_argument("--out", type=Path, help="PNG to write [RUN_DIR/learning_curve.png]")
+    plot = commands.add_parser("plot", help="draw a run's learning curve, or a sweep's comparison (needs matplotlib)")
+    plot.add_argument("run_dir", type=Path, metavar="RUN_DIR_OR_SWEEP",
+                      help="run folder, or a sweep results file (.jsonl/.csv)")
+    plot.add_argument("--out", type=Path, help="PNG to write [RUN_DIR/learning_curve.png; beside a sweep file]")
 
     from .export import add_export_parser
+    from .sweep_cli import add_sweep_parser
 
     add_export_parser(commands)
+    add_sweep_parser(commands)
 
     bench = commands.add_parser("bench", help="time fastpg against Gymnasium and the C reference in one run",
                                 description="Run benchmark suites side by side in one process, rounds interleaved, "
@@ -194,9 +197,16 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace) -> int:
     from .plot import plot_run
+    from .sweep_plot import is_sweep_results, plot_sweep
 
-    print(plot_run(args.run_dir, args.out))
+    print((plot_sweep if is_sweep_results(args.run_dir) else plot_run)(args.run_dir, args.out))
     return EXIT_OK
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep_cli import run_sweep_command
+
+    return run_sweep_command(args)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -233,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     if extras:  # reported by the subcommand's parser, which knows its options and suggests the closest
         parser.commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extras)}")
     command = {"train": _train, "eval": _eval, "plot": _plot, "bench": _bench, "demo": _demo,
-               "export": _export}[args.command]
+               "export": _export, "sweep": _sweep}[args.command]
     try:
         return command(args)
     except (ValueError, TypeError, OSError) as exc:

@@ -148,7 +148,7 @@ def _toml_value(value: Any) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _coerce(name: str, value: Any) -> Any:
+def coerce_value(name: str, value: Any) -> Any:
     """TOML integers are accepted where a float is expected."""
     if type(FIELDS[name].default) is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -158,16 +158,20 @@ def _coerce(name: str, value: Any) -> Any:
 def config_from_dict(values: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
     """``base`` (default: the defaults) with ``values`` applied, validated."""
     check_keys(values)
-    return dataclasses.replace(base or TrainConfig(), **{k: _coerce(k, v) for k, v in values.items()})
+    return dataclasses.replace(base or TrainConfig(), **{k: coerce_value(k, v) for k, v in values.items()})
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Read a TOML config file, then apply ``overrides`` (e.g. CLI flags)."""
+    return config_from_dict(overrides or {}, config_from_dict(read_toml(path, "config file")))
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """The TOML document at ``path``; ``ValueError`` naming ``what`` if it is unreadable or not TOML."""
     path = Path(path)
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ValueError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+        raise ValueError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"config file {path} is not valid TOML: {exc}") from None
-    return config_from_dict(overrides or {}, config_from_dict(values))
+        raise ValueError(f"{what} {path} is not valid TOML: {exc}") from None
