@@ -39,9 +39,8 @@ def rng_seed_episode(key, episode, rng):
 
 
 @njit(inline="always")
-def rng_uniform(rng):
-    """The next uniform double in [0, 1) of the xoshiro256** state ``rng`` (uint64[4], advanced in place)."""
-    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
+def rng_next(s0, s1, s2, s3):
+    """One xoshiro256** step on a state held in registers: (uniform in [0, 1), s0, s1, s2, s3)."""
     result = _rotl(s1 * _5, _7) * _9
     t = s1 << _17
     s2 ^= s0
@@ -50,8 +49,14 @@ def rng_uniform(rng):
     s0 ^= s3
     s2 ^= t
     s3 = _rotl(s3, _45)
-    rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
-    return np.float64(result >> _11) * _TWO_M53
+    return np.float64(result >> _11) * _TWO_M53, s0, s1, s2, s3
+
+
+@njit(inline="always")
+def rng_uniform(rng):
+    """The next uniform double in [0, 1) of the xoshiro256** state ``rng`` (uint64[4], advanced in place)."""
+    u, rng[0], rng[1], rng[2], rng[3] = rng_next(rng[0], rng[1], rng[2], rng[3])
+    return u
 
 
 @njit(types.void(types.uint64, types.int64, types.float64[::1]))

@@ -12,6 +12,9 @@ Groups and cases:
   in a Python loop with random actions; fastpg's raw ``cartpole_step`` kernel from Python.
 - ``vector``: Gymnasium's ``CartPoleVectorEnv`` (comparator), fastpg's vector env, and EnvPool's /
   gymnax's CartPole-v1 when installed, at each N of ``num_envs``.
+- ``batched``: N envs stepped with given random actions, T steps per kernel call, in
+  ``fastpg.fast.FastCartPoleBatch``: exact arithmetic and the opt-in fast mode, on 1 and 2
+  threads, against Gymnasium's ``CartPoleVectorEnv`` (comparator) at each N of ``num_envs``.
 - ``episode``: one thread, rollout + policy + reward-to-go gradient + Fisher of 16 episodes of a
   solved policy: Gymnasium's step loop with a NumPy policy and gradient (comparator), the C
   reference (comparator; built with the machine's compiler), fastpg's kernel (with preallocated
@@ -41,7 +44,7 @@ from ._rng import episode_uniforms
 from ._rollout import PSI_FROM_START, stream_batch
 from .params import DEFAULT_PARAMS
 
-SUITES = ("env", "vector", "episode", "batch", "latency")
+SUITES = ("env", "vector", "batched", "episode", "batch", "latency")
 SOLVED_THETA = np.array([-0.5, -2.0, -20.0, -5.0])  # survives all 500 steps while staying stochastic
 SEED = 2024
 
@@ -197,6 +200,28 @@ def gymnasium_episode(env, theta, uniforms, seed=None) -> tuple[int, np.ndarray,
         t += 1
         if terminated or truncated:
             return t, grad, fisher
+
+
+def batched_cases(num_envs: int, steps: int) -> list[Case]:
+    """Exact and fast batched rollouts (one kernel call of ``steps`` steps) vs ``CartPoleVectorEnv``."""
+    from .fast import FastCartPoleBatch
+
+    actions = np.random.default_rng(0).integers(0, 2, size=(steps, num_envs), dtype=np.uint8)
+    group = f"batched N={num_envs}"
+    env = gym.make_vec("CartPole-v1", num_envs=num_envs, vectorization_mode="vector_entry_point")
+    env.reset(seed=0)
+
+    def gymnasium_run():
+        for a in actions:
+            env.step(a)
+
+    cases = [Case(group, "gymnasium CartPoleVectorEnv", steps * num_envs, gymnasium_run, comparator=True)]
+    for exact in (True, False):
+        for threads in (1, 2) if max_threads >= 2 else (1,):
+            batch = FastCartPoleBatch(num_envs, 0, exact=exact, threads=threads)
+            name = f"fastpg {'exact' if exact else 'fast mode'} batch rollout, {threads} thread{'s' * (threads > 1)}"
+            cases.append(Case(group, name, steps * num_envs, lambda b=batch: b.rollout(actions), threads=threads))
+    return cases
 
 
 def _gymnasium_episodes(theta, key, episodes):
@@ -403,6 +428,9 @@ def run_bench(suites=SUITES, num_envs=(64, 16384), rounds: int = 15, min_time: f
     if "vector" in suites:
         for n in num_envs:
             cases += vector_cases(n, vector_calls or max(2, min(200, 400_000 // n)))
+    if "batched" in suites:
+        for n in num_envs:
+            cases += batched_cases(n, vector_calls or max(2, min(200, 400_000 // n)))
     if "episode" in suites:
         more, why = episode_cases()
         cases += more

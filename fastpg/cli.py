@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "and print ns/step (median, p10, p90), steps/s and ratios to the "
                                             "comparators measured in the same run.")
     bench.add_argument("--suite", nargs="+", default=None, metavar="SUITE",
-                       help="suites to run: env vector episode batch latency [all]")
+                       help="suites to run: env vector batched episode batch latency [all]")
     bench.add_argument("--num-envs", nargs="+", type=int, default=None, metavar="N",
                        help="vector env sizes [64 16384]")
     bench.add_argument("--rounds", type=int, help="interleaved rounds per case [15; --quick: 3]")

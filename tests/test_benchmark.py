@@ -17,7 +17,7 @@ def test_every_suite_runs_and_reports(tmp_path, capsys):
     table = capsys.readouterr().out
     report = json.loads((tmp_path / "b.json").read_text())
     groups = {r["group"] for r in report["results"]}
-    assert {"env", "vector N=8", "episode", "batch"} <= groups
+    assert {"env", "vector N=8", "batched N=8", "episode", "batch"} <= groups
     for r in report["results"]:
         assert r["rounds"] == 2 and all(math.isfinite(r[k]) and r[k] > 0 for k in ("ns_median", "ns_p10", "ns_p90"))
         assert r["comparator"] or r["ratios"], r  # every fastpg row is compared with something
