@@ -105,12 +105,13 @@ def baseline_fill(features, left, logits, lengths, psi_values, kind, out):
 
 
 @njit
-def grad_accumulate(features, left, logits, lengths, psi_values, baseline, normalize, per_episode, grad):
+def grad_accumulate(features, left, logits, lengths, psi_values, baseline, normalize, per_episode, grad, advantages):
     """The batch estimator 1/m sum_i sum_t s_t (Psi_t - b_t) (seed 003) and its per-episode terms.
 
     Writes per_episode[i, k] = sum_t s_{i,t,k} A_{i,t,k} (float64[m, d]) and grad = mean over i
     (float64[d], summed in episode order). With ``normalize`` the advantages A = Psi - b are
-    standardized per parameter over all steps of the batch: (A - mean) / (std + 1e-8).
+    standardized per parameter over all steps of the batch: (A - mean) / (std + 1e-8). Writes the
+    advantages used, A[i, t, k], into ``advantages`` (float64[m, T, d]) for off-policy reuse.
     """
     m, horizon, d = features.shape
     for k in range(d):
@@ -130,6 +131,7 @@ def grad_accumulate(features, left, logits, lengths, psi_values, baseline, norma
             g = 0.0
             for t in range(lengths[i]):
                 a = (psi_values[i, t] - baseline[t, k] - shift) * scale
+                advantages[i, t, k] = a
                 g += _score(left[i, t], logits[i, t], features[i, t, k]) * a
             per_episode[i, k] = g
             acc += g
@@ -171,10 +173,12 @@ def log_ratio_fill(theta_new, features, left, logits, lengths, out):
 
 @njit
 def reweighted_grad(theta_new, features, left, lengths, advantages, weights, grad):
-    """Off-policy gradient at theta_new from a stored batch: 1/m sum_i sum_t w_{i,t} s^new_{i,t} A_{i,t}.
+    """Off-policy gradient at theta_new from a stored batch: 1/m sum_i sum_t w_{i,t} s^new_{i,t,k} A_{i,t,k}.
 
     ``weights`` float64[m, T]: per-trajectory (w_{i,t} = w_i for all t) or per-decision
-    (w_{i,t} = prod_{t'<=t} rho_{i,t'}) importance weights; ``advantages`` float64[m, T].
+    (w_{i,t} = prod_{t'<=t} rho_{i,t'}) importance weights; ``advantages`` float64[m, T, d], as
+    written by ``grad_accumulate``. At theta_new = theta_old with unit weights this is the batch's
+    own estimate.
     """
     m, horizon, d = features.shape
     grad[:] = 0.0
@@ -183,8 +187,8 @@ def reweighted_grad(theta_new, features, left, lengths, advantages, weights, gra
             z = 0.0
             for k in range(d):
                 z += theta_new[k] * features[i, t, k]
-            w = weights[i, t] * advantages[i, t] * ((1.0 if left[i, t] else 0.0) - sigmoid(z))
+            w = weights[i, t] * ((1.0 if left[i, t] else 0.0) - sigmoid(z))
             for k in range(d):
-                grad[k] += w * features[i, t, k]
+                grad[k] += w * advantages[i, t, k] * features[i, t, k]
     for k in range(d):
         grad[k] /= m

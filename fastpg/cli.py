@@ -1,7 +1,7 @@
 """The ``fastpg`` command line: ``train``, ``eval``, ``plot``, ``export``, ``sweep``, ``bench`` and ``demo``.
 
 Exit codes: 0 success; 1 training failed (e.g. a non-finite gradient); 2 bad input (options,
-files, folders). Errors are one line on stderr, without a traceback.
+files, folders); 130 interrupted (Ctrl-C; the last checkpoint is kept). Errors are one line on stderr, without a traceback.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ import argparse
 import difflib
 import json
 import sys
-import time
 from dataclasses import fields
 from pathlib import Path
 
-from .config import FIELDS, TrainConfig, config_from_dict, load_config
+from .config import FIELDS, TrainConfig, config_from_dict, load_config, range_text
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,7 +35,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training options (override --config; defaults in brackets)")
     for f in fields(TrainConfig):
         meta, flag = f.metadata, "--" + f.name.replace("_", "-")
-        text = f"{meta['help']} [{f.default}]"
+        text = meta["help"] + (f"; range {range_text(meta)}" if meta["low"] is not None else "") + f" [{f.default}]"
         if type(f.default) is bool:
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
             continue
@@ -119,16 +118,21 @@ def _config(args: argparse.Namespace) -> TrainConfig | None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from .runs import fresh_run_dir
     from .training import TrainingError, train
 
     config = _config(args)
-    run_dir = args.resume or args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    run_dir = args.resume or args.out or fresh_run_dir()
     progress = False if args.quiet else args.progress
     try:
         result = train(config, run_dir, resume=args.resume is not None, force=args.force, progress=progress)
     except TrainingError as exc:
         print(f"fastpg: training failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"fastpg: interrupted; continue from the last checkpoint with: fastpg train --resume {run_dir}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(_summary(result, one_line=args.quiet))
     return EXIT_OK
 
@@ -158,19 +162,23 @@ def _summary(result, one_line: bool) -> str:
     ])
 
 
-def _theta_from(args: argparse.Namespace):
+def _policy_from(args: argparse.Namespace):
+    """(theta, CartPoleParams) of ``eval``'s source: the env a saved policy was trained on, else CartPole-v1."""
     import numpy as np
 
     from .export import load_policy
+    from .export_document import env_params
+    from .params import DEFAULT_PARAMS
 
     if (args.theta is None) == (args.source is None):
         raise ValueError("give either a run folder / policy file or --theta")
     if args.theta is not None:
         try:
-            return np.array([float(v) for v in args.theta.split(",")])
+            return np.array([float(v) for v in args.theta.split(",")]), DEFAULT_PARAMS
         except ValueError:
             raise ValueError(f"--theta must be comma-separated numbers, got {args.theta!r}") from None
-    return load_policy(args.source).theta
+    policy = load_policy(args.source)
+    return policy.theta, env_params(policy.metadata)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -182,14 +190,15 @@ def _export(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate, evaluate_in_gymnasium
 
-    theta = _theta_from(args)
+    theta, params = _policy_from(args)
     play = evaluate_in_gymnasium if args.simulator == "gymnasium" else evaluate
-    summary = play(theta, args.episodes, args.seed, greedy=args.greedy).summary()
+    summary = play(theta, args.episodes, args.seed, greedy=args.greedy, params=params).summary()
     if args.json:
         print(json.dumps(summary))
     else:
         mode = "greedy" if args.greedy else "stochastic"
-        print(f"{summary['episodes']} episodes ({mode}, {summary['simulator']}): mean return "
+        env = f"CartPole-{'v0' if params.max_episode_steps == 200 else 'v1'}"
+        print(f"{summary['episodes']} episodes of {env} ({mode}, {summary['simulator']}): mean return "
               f"{summary['mean_return']:.2f} ± {summary['std_return']:.2f}, min {summary['min_return']:g}, "
               f"max {summary['max_return']:g}")
     return EXIT_OK

@@ -23,9 +23,9 @@ SCHEDULE_CHOICES = ("constant", "linear", "exponential")
 
 
 def _f(default: Any, help: str, *, choices: tuple | None = None, low: float | None = None,
-       high: float | None = None, low_open: bool = False) -> Any:
+       high: float | None = None, low_open: bool = False, high_open: bool = False) -> Any:
     """A documented config field with its valid range."""
-    meta = {"help": help, "choices": choices, "low": low, "high": high, "low_open": low_open}
+    meta = {"help": help, "choices": choices, "low": low, "high": high, "low_open": low_open, "high_open": high_open}
     return field(default=default, metadata=meta)
 
 
@@ -55,11 +55,12 @@ class TrainConfig:
     optimizer: str = _f("adam", "update rule: adam, sgd (plain ascent) or natural (KL trust region)",
                         choices=OPTIMIZER_CHOICES)
     lr: float = _f(1.0, "learning rate (adam, sgd)", low=0.0, high=1e6, low_open=True)
-    lr_schedule: str = _f("constant", "learning-rate schedule over max_episodes", choices=SCHEDULE_CHOICES)
+    lr_schedule: str = _f("constant", "learning-rate schedule over the max_episodes budget (other budgets do not "
+                                      "shorten it)", choices=SCHEDULE_CHOICES)
     lr_final: float = _f(0.1, "final learning rate as a fraction of lr (linear, exponential)", low=0.0, high=1.0,
                          low_open=True)
-    adam_beta1: float = _f(0.7, "Adam first-moment decay", low=0.0, high=1.0)
-    adam_beta2: float = _f(0.999, "Adam second-moment decay", low=0.0, high=1.0)
+    adam_beta1: float = _f(0.7, "Adam first-moment decay", low=0.0, high=1.0, high_open=True)
+    adam_beta2: float = _f(0.999, "Adam second-moment decay", low=0.0, high=1.0, high_open=True)
     adam_eps: float = _f(1e-8, "Adam epsilon", low=0.0, high=1.0, low_open=True)
     kl_delta: float = _f(0.01, "natural gradient: KL trust region per update (nats, mean over states)",
                          low=0.0, high=10.0, low_open=True)
@@ -76,7 +77,8 @@ class TrainConfig:
                                       "below this fraction of its episodes", low=0.0, high=1.0)
     max_episodes: int = _f(2000, "budget: training episodes (0 = unlimited)", low=0, high=2**62)
     max_steps: int = _f(0, "budget: training env steps (0 = unlimited)", low=0, high=2**62)
-    max_seconds: float = _f(0.0, "budget: wall-clock seconds (0 = unlimited)", low=0.0, high=1e9)
+    max_seconds: float = _f(0.0, "budget: wall-clock seconds of the training loop, excluding loading kernels and the "
+                                 "final evaluation (0 = unlimited)", low=0.0, high=1e9)
     stop_at_solve: bool = _f(True, "stop at the first update whose evaluation solves the env")
     eval_episodes: int = _f(100, "episodes per solve check (stochastic policy)", low=1, high=1_000_000)
     solve_threshold: float = _f(475.0, "mean evaluation return that counts as solved", low=-1e9, high=1e9)
@@ -89,6 +91,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for f in fields(self):
             _check_field(f, getattr(self, f.name))
+        limit = 200 if self.env == "CartPole-v0" else 500
+        if self.solve_threshold > limit:
+            raise ValueError(f"solve_threshold {self.solve_threshold} can never be reached: {self.env} episodes end "
+                             f"after {limit} steps (Gymnasium's threshold for it is {0.95 * limit:g})")
+        if self.lr_schedule != "constant" and self.max_episodes == 0:
+            raise ValueError(f"lr_schedule {self.lr_schedule!r} runs over max_episodes, which is 0 (unlimited); "
+                             "set max_episodes or use a constant learning rate")
 
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with ``changes`` applied (validated like the constructor)."""
@@ -132,10 +141,19 @@ def _check_field(f: dataclasses.Field, value: Any) -> None:
         raise TypeError(f"{f.name} must be a string, got {value!r}")
     if meta["choices"] is not None and value not in meta["choices"]:
         raise ValueError(f"{f.name} must be one of {', '.join(map(repr, meta['choices']))}; got {value!r}")
+    if not in_range(meta, value):
+        raise ValueError(f"{f.name} must be in {range_text(meta)}, got {value!r}")
+
+
+def in_range(meta, value) -> bool:
     low, high = meta["low"], meta["high"]
-    if low is not None and (value < low or (meta["low_open"] and value == low)) or high is not None and value > high:
-        lo = f"({low}" if meta["low_open"] else f"[{low}"
-        raise ValueError(f"{f.name} must be in {lo}, {high}], got {value!r}")
+    return not (low is not None and (value < low or (meta["low_open"] and value == low))
+                or high is not None and (value > high or (meta["high_open"] and value == high)))
+
+
+def range_text(meta) -> str:
+    """A field's valid range as an interval, e.g. "(0.0, 1.0]"."""
+    return f"{'(' if meta['low_open'] else '['}{meta['low']}, {meta['high']}{')' if meta['high_open'] else ']'}"
 
 
 def _toml_value(value: Any) -> str:

@@ -69,8 +69,9 @@ class GradientEstimate:
     grad float64[d] = mean of per_episode float64[m, d]; variance float64[d], the empirical
     variance of the estimator, var(per_episode, ddof=1) / m (zero when m = 1); fisher
     float64[d, d] = 1/m sum_i sum_t p(1-p) f f^T; lengths int64[m]; returns float64[m]
-    (undiscounted). ``batch`` and ``advantages`` (float64[m, T], Psi - b averaged over
-    parameters) are None when the estimate was streamed.
+    (undiscounted). ``batch`` and ``advantages`` (float64[m, T, d], the advantage of step t for
+    parameter k exactly as the estimator weighted it: Psi - b, normalized if asked) are None
+    when the estimate was streamed.
     """
 
     grad: np.ndarray
@@ -98,6 +99,14 @@ def psi_code(psi: str, discount: str) -> int:
     if psi == "reward_to_go" and discount == "from_step":
         return PSI_FROM_STEP
     return PSI[psi]
+
+
+def check_stored_batch(batch_size: int, horizon: int, d: int) -> None:
+    """``ValueError`` if a stored batch (trajectories and the estimators' work arrays) would not fit."""
+    if batch_size * horizon * (16 * d + 33) > MAX_BATCH_BYTES:
+        raise ValueError(f"a stored batch of {batch_size} episodes x {horizon} steps needs more than "
+                         f"{MAX_BATCH_BYTES >> 20} MiB; use a smaller batch or a streaming estimate "
+                         f"(baseline none or batch_mean, no normalization)")
 
 
 @contextmanager
@@ -130,9 +139,7 @@ def rollout(theta, batch_size: int, seed: int, *, params: CartPoleParams = DEFAU
     """Collect ``batch_size`` episodes under the policy ``theta`` and store them."""
     theta, params, array, states0, key = batch_start(theta, batch_size, seed, params)
     horizon, d = params.max_episode_steps, theta.shape[0]
-    if batch_size * horizon * (8 * d + 17) > MAX_BATCH_BYTES:
-        raise ValueError(f"a stored batch of {batch_size} episodes x {horizon} steps needs more than "
-                         f"{MAX_BATCH_BYTES >> 20} MiB; use a smaller batch or a streaming estimate")
+    check_stored_batch(batch_size, horizon, d)
     features = np.empty((batch_size, horizon, d))
     left = np.empty((batch_size, horizon), dtype=np.bool_)
     logits, rewards = np.empty((batch_size, horizon)), np.empty((batch_size, horizon))
@@ -155,10 +162,10 @@ def gradient(batch: Batch, *, psi: str = "reward_to_go", gamma: float = 1.0, dis
     b = np.empty((horizon, d))
     est.baseline_fill(batch.features, batch.left, batch.logits, batch.lengths, psi_values, kind, b)
     per_episode, grad, fisher = np.empty((m, d)), np.empty(d), np.empty((d, d))
+    advantages = np.zeros((m, horizon, d))
     est.grad_accumulate(batch.features, batch.left, batch.logits, batch.lengths, psi_values, b, bool(normalize),
-                        per_episode, grad)
+                        per_episode, grad, advantages)
     est.fisher_accumulate(batch.features, batch.logits, batch.lengths, fisher)
-    advantages = psi_values - b.mean(axis=1)[None, :]
     return GradientEstimate(grad, per_episode, fisher, batch.lengths, batch.returns,
                             batch, advantages)
 

@@ -63,7 +63,7 @@ def load_policy(path: str | Path) -> Policy:
     summary = read_result(path)
     try:
         return Policy(summary["theta"], policy_metadata(path))
-    except (TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"{path}: result.json does not hold a policy: {exc}") from None
 
 

@@ -38,8 +38,10 @@ def surrogate(features: np.ndarray, left: np.ndarray, advantages: np.ndarray, th
     """Importance-weighted surrogate 1/m sum_t pi_new(a_t|s_t) / pi_old(a_t|s_t) * A_t.
 
     left : bool[n], True where the action taken was 0 (push left).
-    advantages : float64[n], the advantage (psi minus baseline) of each step.
+    advantages : float64[n, d] or float64[n], the advantage of each step (per parameter: their mean is used).
     """
+    if advantages.ndim == 2:
+        advantages = advantages.mean(axis=1)
     sign = np.where(left, 1.0, -1.0)
     log_ratio = log_sigmoid(sign * (features @ theta_new)) - log_sigmoid(sign * (features @ theta_old))
     return float(np.sum(np.exp(log_ratio) * advantages)) / episodes
@@ -62,7 +64,7 @@ def natural_step(grad: np.ndarray, fisher: np.ndarray, delta: float, damping: fl
     grad : float64[d] policy gradient; fisher : float64[d, d], the batch Fisher matrix
     1/m sum_i sum_t p(1-p) f f^T (per trajectory); it is divided by the mean episode length so
     that x^T F x / 2 approximates the mean KL per state, which ``delta`` bounds.
-    features : float64[n, d], left : bool[n], advantages : float64[n], the batch's n steps.
+    features : float64[n, d], left : bool[n], advantages : float64[n, d], the batch's n steps.
     Returns a zero step if the gradient is zero or the line search finds no acceptable step.
     """
     d = grad.shape[0]

@@ -53,11 +53,11 @@ def importance_weights(batch: Batch, theta_new, *, per_decision: bool = False,
 def reweighted_gradient(batch: Batch, advantages: np.ndarray, theta_new, weights: ImportanceWeights) -> np.ndarray:
     """Gradient at ``theta_new`` from an old batch: 1/m sum_i sum_t w_{i,t} grad log pi_new(a_t|s_t) A_{i,t}.
 
-    ``advantages`` float64[m, T] as returned with the batch's gradient estimate. Returns float64[d].
+    ``advantages`` float64[m, T, d] as returned with the batch's gradient estimate. Returns float64[d].
     """
     theta_new = check_theta(theta_new)
-    if advantages.shape != batch.left.shape or weights.per_step.shape != batch.left.shape:
-        raise ValueError("advantages and weights must have the batch's shape (m, T)")
+    if advantages.shape != batch.features.shape or weights.per_step.shape != batch.left.shape:
+        raise ValueError("advantages must have the batch's shape (m, T, d) and weights (m, T)")
     grad = np.empty(theta_new.shape[0])
     est.reweighted_grad(theta_new, batch.features, batch.left, batch.lengths, np.ascontiguousarray(advantages),
                         np.ascontiguousarray(weights.per_step), grad)

@@ -7,6 +7,8 @@ update), and when the run has finished ``result.json`` (the summary) and ``polic
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +45,25 @@ def start_run(run_dir: str | Path, config: TrainConfig, force: bool = False) -> 
     run_dir.mkdir(parents=True, exist_ok=True)
     for name in present:
         (run_dir / name).unlink()
-    atomic_write_text(run_dir / CONFIG_FILE, config.to_toml())
+    staged = run_dir / f".{CONFIG_FILE}.new-{os.getpid()}"
+    atomic_write_text(staged, config.to_toml())
+    try:
+        os.link(staged, run_dir / CONFIG_FILE)  # fails if another run claimed the folder meanwhile
+    except FileExistsError:
+        raise RunFolderError(f"another fastpg run started in {run_dir} at the same time; use another folder") from None
+    finally:
+        staged.unlink()
     return run_dir
+
+
+def fresh_run_dir(parent: str | Path = "runs") -> Path:
+    """``parent/<date>-<time>``, with ``-2``, ``-3``, ... appended if that folder already exists."""
+    base = Path(parent) / time.strftime("%Y%m%d-%H%M%S")
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
 
 
 def resume_run(run_dir: str | Path) -> tuple[TrainConfig, dict[str, Any] | None]:

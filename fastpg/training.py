@@ -105,6 +105,18 @@ def _params(config: TrainConfig):
     return make_params(config.env.split("-")[-1], kinematics_integrator=config.kinematics_integrator)
 
 
+def _stores_batches(config: TrainConfig) -> bool:
+    """True if updates need the stored batch (not only its streamed gradient)."""
+    return (config.optimizer == "natural" or config.reuse_batches > 0 or config.normalize
+            or config.baseline not in engine.STREAMABLE_BASELINES)
+
+
+def _preflight(config: TrainConfig) -> None:
+    """Checks that need more than one field, before a run folder is touched."""
+    if _stores_batches(config):
+        engine.check_stored_batch(config.batch_size, _params(config).max_episode_steps, 5 if config.bias else 4)
+
+
 def _estimate(config: TrainConfig, theta: np.ndarray, update: int, params) -> engine.GradientEstimate:
     stored = config.optimizer == "natural" or config.reuse_batches > 0
     return engine.estimate_gradient(
@@ -205,6 +217,7 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
         checkpoint = None
+        _preflight(config)
         if run_dir is not None:
             start_run(run_dir, config, force)
     run_dir = Path(run_dir) if run_dir is not None else None
@@ -217,10 +230,11 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
         state = _restore(config, checkpoint, params)
     metrics = MetricsWriter(metrics_path(run_dir, config.metrics_format), config.metrics_format,
                             keep_updates=state.update) if run_dir else None
-    history: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = list(metrics.kept) if metrics else []
 
     def save() -> None:
         if run_dir is not None:
+            metrics.sync()
             write_json(run_dir / CHECKPOINT_FILE, state.to_checkpoint())
 
     load_start = time.perf_counter()
@@ -239,9 +253,11 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
                 save()
                 raise TrainingError(f"update {state.update}: the gradient is not finite ({grad.tolist()}); "
                                     "the last good checkpoint is kept")
+            optimizer_before = state.optimizer.state_dict()
             delta, kl = _step(config, state, estimate, grad, lr)
             theta = state.theta + delta
             if not np.isfinite(theta).all():
+                state.optimizer.load_state_dict(optimizer_before)
                 save()
                 raise TrainingError(f"update {state.update}: θ became non-finite ({theta.tolist()}); "
                                     "the last good checkpoint is kept")

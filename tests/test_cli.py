@@ -39,9 +39,20 @@ def test_train_eval_plot_round_trip(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["mean_return"] == summary["mean_return"]
     theta = ",".join(repr(v) for v in result["theta"])
     assert main(["eval", f"--theta={theta}", "--episodes", "7", "--greedy"]) == 0
-    assert "7 episodes (greedy, gymnasium)" in capsys.readouterr().out
+    assert "7 episodes of CartPole-v1 (greedy, gymnasium)" in capsys.readouterr().out
     assert main(["plot", str(run)]) == 0
     assert (run / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_plays_the_env_the_policy_was_trained_on(tmp_path, capsys):
+    run = tmp_path / "v0"
+    assert main(["train", "--out", str(run), "--env", "CartPole-v0", "--solve-threshold", "195", *QUICK]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--episodes", "5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["max_return"] <= 200
+    (run / "result.json").write_text('{"theta": null}')
+    assert main(["eval", str(run)]) == 2
+    assert "result.json" in capsys.readouterr().err
 
 
 def test_flags_override_the_config_file(tmp_path, capsys):

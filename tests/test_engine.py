@@ -132,3 +132,14 @@ def test_same_seed_same_gradient_in_fresh_processes_at_any_thread_count():
         env = {**os.environ, "NUMBA_NUM_THREADS": threads}
         out = subprocess.run([sys.executable, "-c", SUBPROCESS], env=env, capture_output=True, text=True, check=True)
         assert out.stdout == expected, f"NUMBA_NUM_THREADS={threads}"
+
+
+@pytest.mark.parametrize("baseline", list(engine.BASELINES))
+@pytest.mark.parametrize("normalize", [False, True])
+def test_reweighting_a_batch_at_its_own_theta_gives_its_own_estimate(baseline, normalize):
+    from fastpg.offpolicy import importance_weights, reweighted_gradient
+
+    estimate = engine.estimate_gradient(THETA * 0.3, 6, 7, baseline=baseline, normalize=normalize, streaming=False)
+    weights = importance_weights(estimate.batch, THETA * 0.3, self_normalize=True)
+    again = reweighted_gradient(estimate.batch, estimate.advantages, THETA * 0.3, weights)
+    np.testing.assert_allclose(again, estimate.grad, rtol=1e-12, atol=1e-12 * np.abs(estimate.grad).max())

@@ -201,3 +201,44 @@ def test_bad_config_object(config, error):
 def test_resume_needs_a_folder():
     with pytest.raises(ValueError, match="resume needs the run folder"):
         train(None, None, resume=True)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_resume_refuses_damaged_metrics_and_leaves_them_untouched(tmp_path, fmt):
+    run = tmp_path / "run"
+    config = QUICK.replace(stop_at_solve=False, max_episodes=40, checkpoint_every=3, metrics_format=fmt)
+    crash_after(8, config, run)
+    path = run / f"metrics.{fmt}"
+    lines = path.read_text().splitlines(keepends=True)
+    head = 1 if fmt == "csv" else 0
+    for damaged in (lines[:head + 2] + lines[head + 3:],  # a row the checkpoint counts on is gone
+                    lines[:head + 2] + (["7\n"] if fmt == "jsonl" else ["1,2\n"]) + lines[head + 3:]):
+        path.write_text("".join(damaged))
+        with pytest.raises(ValueError, match="metrics file"):
+            train(None, run, resume=True)
+        assert path.read_text() == "".join(damaged)
+    path.write_text("".join(lines) + lines[-1][:10])  # a torn last line from a crash is fine
+    resumed = train(None, run, resume=True)
+    assert [r["update"] for r in resumed.history] == list(range(1, 11))  # the whole run, not just this session
+    assert [r["update"] for r in read_metrics(path)] == list(range(1, 11))
+
+
+def test_bad_options_are_refused_before_an_existing_run_is_touched(tmp_path):
+    run = tmp_path / "run"
+    train(QUICK.replace(max_episodes=8, stop_at_solve=False), run)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    with pytest.raises(ValueError, match="stored batch"):
+        train(QUICK.replace(batch_size=100_000), run, force=True)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert oct((run / "result.json").stat().st_mode & 0o777) == oct((run / "policy.json").stat().st_mode & 0o777)
+
+
+@pytest.mark.parametrize(("changes", "match"), [
+    ({"adam_beta1": 1.0}, r"adam_beta1 must be in \[0.0, 1.0\)"),
+    ({"adam_beta2": 1.0}, r"adam_beta2 must be in \[0.0, 1.0\)"),
+    ({"env": "CartPole-v0"}, "can never be reached: CartPole-v0 episodes end after 200 steps"),
+    ({"lr_schedule": "linear", "max_episodes": 0}, "set max_episodes or use a constant learning rate"),
+])
+def test_cross_field_config_errors(changes, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**changes)
