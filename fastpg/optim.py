@@ -67,6 +67,9 @@ class Adam:
 
     def load_state_dict(self, state: dict) -> None:
         m, v = np.asarray(state["m"], dtype=np.float64), np.asarray(state["v"], dtype=np.float64)
-        if m.shape != self.m.shape or v.shape != self.v.shape or not isinstance(state["t"], int):
+        t = state["t"]
+        if m.shape != self.m.shape or v.shape != self.v.shape or isinstance(t, bool) or not isinstance(t, int):
             raise ValueError("Adam state does not match this parameter vector")
+        if t < 0 or not (np.isfinite(m).all() and np.isfinite(v).all() and (v >= 0).all()):
+            raise ValueError("Adam state must have t >= 0, finite moments and v >= 0")
         self.m, self.v, self.t = m, v, state["t"]

@@ -133,13 +133,21 @@ def _restore(config: TrainConfig, checkpoint: dict[str, Any], params) -> _State:
             raise ValueError("theta does not match the config")
         optimizer = _optimizer(config, theta.shape[0])
         optimizer.load_state_dict(checkpoint["optimizer"])
-        state = _State(theta, optimizer, int(checkpoint["update"]), int(checkpoint["episodes"]),
-                       int(checkpoint["steps"]), float(checkpoint["seconds"]), checkpoint["solved_at"])
+        counters = [checkpoint[k] for k in ("update", "episodes", "steps")]
+        if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in counters):
+            raise ValueError("update, episodes and steps must be non-negative integers")
+        seconds, solved_at = checkpoint["seconds"], checkpoint["solved_at"]
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+            raise ValueError("seconds must be a non-negative number")
+        if solved_at is not None and (not isinstance(solved_at, dict)
+                                      or set(solved_at) != {"update", "episodes", "steps", "seconds"}):
+            raise ValueError("solved_at must be null or {update, episodes, steps, seconds}")
+        state = _State(theta, optimizer, *counters, float(seconds), solved_at)
         for update, old_theta in checkpoint["recent"]:
             old_theta = np.array(old_theta, dtype=np.float64)
             state.recent.append((update, old_theta, _estimate(config, old_theta, update, params)))
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"checkpoint does not fit this run's config: {exc}") from None
+        raise ValueError(f"checkpoint does not fit this run's config or is damaged: {exc}") from None
     return state
 
 
