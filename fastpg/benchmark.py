@@ -130,27 +130,29 @@ def env_cases(steps: int) -> list[Case]:
     return cases
 
 
+def _vector_case(group: str, name: str, env_id: str, actions: np.ndarray, comparator: bool) -> Case:
+    """``gym.make_vec(env_id)`` stepped through ``actions`` (calls x N)."""
+    env = gym.make_vec(env_id, num_envs=actions.shape[1], vectorization_mode="vector_entry_point")
+    env.reset(seed=0)
+    return Case(group, name, actions.size, lambda: _step_through(env, actions), comparator)
+
+
+def _step_through(env, actions) -> None:
+    for a in actions:
+        env.step(a)
+
+
 def vector_cases(num_envs: int, calls: int) -> list[Case]:
     actions = np.random.default_rng(0).integers(0, 2, size=(calls, num_envs))
-    group, cases = f"vector N={num_envs}", []
-
-    def loop(env):
-        def run():
-            for a in actions:
-                env.step(a)
-        return run
-
-    for env_id, name, comparator in (("CartPole-v1", "gymnasium CartPoleVectorEnv", True),
-                                     ("fastpg/CartPole-v1", "fastpg CartPoleVectorEnv", False)):
-        env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
-        env.reset(seed=0)
-        cases.append(Case(group, name, calls * num_envs, loop(env), comparator))
+    group = f"vector N={num_envs}"
+    cases = [_vector_case(group, "gymnasium CartPoleVectorEnv", "CartPole-v1", actions, True),
+             _vector_case(group, "fastpg CartPoleVectorEnv", "fastpg/CartPole-v1", actions, False)]
     try:
         import envpool
 
         pool = envpool.make_gymnasium("CartPole-v1", num_envs=num_envs, seed=0)
         pool.reset()
-        cases.append(Case(group, "envpool CartPole-v1", calls * num_envs, loop(pool)))
+        cases.append(Case(group, "envpool CartPole-v1", calls * num_envs, lambda: _step_through(pool, actions)))
     except ImportError:
         pass
     cases += _gymnax_cases(group, num_envs, calls)
@@ -208,14 +210,7 @@ def batched_cases(num_envs: int, steps: int) -> list[Case]:
 
     actions = np.random.default_rng(0).integers(0, 2, size=(steps, num_envs), dtype=np.uint8)
     group = f"batched N={num_envs}"
-    env = gym.make_vec("CartPole-v1", num_envs=num_envs, vectorization_mode="vector_entry_point")
-    env.reset(seed=0)
-
-    def gymnasium_run():
-        for a in actions:
-            env.step(a)
-
-    cases = [Case(group, "gymnasium CartPoleVectorEnv", steps * num_envs, gymnasium_run, comparator=True)]
+    cases = [_vector_case(group, "gymnasium CartPoleVectorEnv", "CartPole-v1", actions, True)]
     for exact in (True, False):
         for threads in (1, 2) if max_threads >= 2 else (1,):
             batch = FastCartPoleBatch(num_envs, 0, exact=exact, threads=threads)

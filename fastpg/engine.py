@@ -101,6 +101,11 @@ def psi_code(psi: str, discount: str) -> int:
     return PSI[psi]
 
 
+def streamable(baseline: str, normalize: bool) -> bool:
+    """True if the estimator can be accumulated while rolling out, without storing the batch."""
+    return baseline in STREAMABLE_BASELINES and not normalize
+
+
 def check_stored_batch(batch_size: int, horizon: int, d: int) -> None:
     """``ValueError`` if a stored batch (trajectories and the estimators' work arrays) would not fit."""
     if batch_size * horizon * (16 * d + 33) > MAX_BATCH_BYTES:
@@ -182,7 +187,7 @@ def estimate_gradient(theta, batch_size: int, seed: int, *, psi: str = "reward_t
     code = psi_code(psi, discount)
     gamma = check_gamma(gamma)
     choice("baseline", baseline, BASELINES)
-    can_stream = baseline in STREAMABLE_BASELINES and not normalize
+    can_stream = streamable(baseline, normalize)
     if streaming and not can_stream:
         raise ValueError("streaming needs baseline 'none' or 'batch_mean' and normalize=False")
     if not (can_stream if streaming is None else streaming):

@@ -105,24 +105,22 @@ def _params(config: TrainConfig):
     return make_params(config.env.split("-")[-1], kinematics_integrator=config.kinematics_integrator)
 
 
-def _stores_batches(config: TrainConfig) -> bool:
-    """True if updates need the stored batch (not only its streamed gradient)."""
-    return (config.optimizer == "natural" or config.reuse_batches > 0 or config.normalize
-            or config.baseline not in engine.STREAMABLE_BASELINES)
+def _needs_batch(config: TrainConfig) -> bool:
+    """True if the update itself needs the stored batch (natural gradient, off-policy reuse)."""
+    return config.optimizer == "natural" or config.reuse_batches > 0
 
 
 def _preflight(config: TrainConfig) -> None:
     """Checks that need more than one field, before a run folder is touched."""
-    if _stores_batches(config):
+    if _needs_batch(config) or not engine.streamable(config.baseline, config.normalize):
         engine.check_stored_batch(config.batch_size, _params(config).max_episode_steps, 5 if config.bias else 4)
 
 
 def _estimate(config: TrainConfig, theta: np.ndarray, update: int, params) -> engine.GradientEstimate:
-    stored = config.optimizer == "natural" or config.reuse_batches > 0
     return engine.estimate_gradient(
         theta, config.batch_size, derive_seed(config.seed, TRAIN, update), psi=config.psi, gamma=config.gamma,
         discount=config.discount, baseline=config.baseline, normalize=config.normalize, params=params,
-        parallel=config.threads > 1, streaming=False if stored else None)
+        parallel=config.threads > 1, streaming=False if _needs_batch(config) else None)
 
 
 def _restore(config: TrainConfig, checkpoint: dict[str, Any], params) -> _State:

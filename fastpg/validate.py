@@ -62,12 +62,11 @@ def params_array(params) -> np.ndarray:
 
     Kernels only read it; callers must not modify it.
     """
-    if not isinstance(params, CartPoleParams):
-        check_params(params)  # raises the TypeError
     try:
-        return _checked_array(params)
+        hash(params)
     except TypeError:  # unhashable field values: validate without caching
         return check_params(params).as_array()
+    return _checked_array(params)
 
 
 def check_params(params) -> CartPoleParams:
