@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import fastpg  # noqa: F401  (registers the envs)
-from fastpg._physics import cartpole_step
-from fastpg.params import DEFAULT_PARAMS
+from fastpg.cartpole.kernels import cartpole_step
+from fastpg.cartpole.spec import DEFAULT_PARAMS
 
 STEPS = 2000
 

@@ -34,12 +34,15 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from fastpg import _jit, _rollout, cref, engine
-from fastpg.benchmark import gymnasium_episode, machine
+from fastpg import _jit
+from fastpg.benchmark import cref
+from fastpg.pg import _rollout, engine
+from fastpg.benchmark.harness import gymnasium_episode, machine
 from fastpg._jit import njit
 from fastpg._rng import episode_uniforms
-from fastpg._rollout import PSI_FROM_START, episode_stream
-from fastpg.params import DEFAULT_PARAMS
+from fastpg.pg._rollout import episode_stream
+from fastpg.pg.options import PSI_FROM_START
+from fastpg.cartpole.spec import DEFAULT_PARAMS
 
 THETA = np.array([-1.0, -2.0, -20.0, -5.0])  # survives all 500 steps, yet ~98% of its p(left) lie in (0.05, 0.95)
 SEED = 0
@@ -257,19 +260,17 @@ def max_threads() -> int:
 @pytest.mark.parametrize("mode", ["1 thread", "2 threads"])
 def test_batch_threads(benchmark, threads, mode):
     """``estimate_gradient(theta, 256, seed)`` streaming, on 1 and 2 threads."""
-    parallel = mode != "1 thread"
-    if parallel:
-        if max_threads() < 2:
-            pytest.skip("Numba has fewer than 2 threads here")
-        _jit.set_num_threads(2)
-    result = engine.estimate_gradient(THETA, BATCH, SEED, parallel=parallel)
-    reference = engine.estimate_gradient(THETA, BATCH, SEED, parallel=False)
+    count = 1 if mode == "1 thread" else 2
+    if count > max_threads():
+        pytest.skip("Numba has fewer than 2 threads here")
+    result = engine.estimate_gradient(THETA, BATCH, SEED, threads=count)
+    reference = engine.estimate_gradient(THETA, BATCH, SEED, threads=1)
     for field in ("per_episode", "grad", "fisher", "lengths", "returns"):
         assert getattr(result, field).tobytes() == getattr(reference, field).tobytes(), f"{mode}: {field} differs"
     steps = result.steps
     benchmark.group = f"batch m={BATCH} + gradient"
-    benchmark.extra_info.update(steps=steps, impl=f"fastpg estimate_gradient, {mode}", threads=_jit.get_num_threads())
-    benchmark(engine.estimate_gradient, THETA, BATCH, SEED, parallel=parallel)
+    benchmark.extra_info.update(steps=steps, impl=f"fastpg estimate_gradient, {mode}", threads=count)
+    benchmark(engine.estimate_gradient, THETA, BATCH, SEED, threads=count)
     record(benchmark, f"batch {mode}", steps)
     FACTS["batch steps"] = str(steps)
 

@@ -21,7 +21,7 @@ import pytest
 
 import fastpg  # noqa: F401  (registers the envs)
 from fastpg._jit import max_threads
-from fastpg.fast import FastCartPoleBatch
+from fastpg.cartpole.fast import FastCartPoleBatch
 
 STEPS_PER_CALL = 2_000_000  # env-steps per timed call of an in-kernel rollout; a tenth for Python loops
 IMPLS = ["gymnasium CartPoleVectorEnv", "fastpg vector env", "exact batch step", "exact batch rollout 1 thread",

@@ -24,9 +24,9 @@ import time
 
 import pytest
 
-from fastpg.sweeps import sweep
-from fastpg.sweep_spec import SweepSpec
-from fastpg.training import train
+from fastpg.sweeps.run import sweep
+from fastpg.sweeps.spec import SweepSpec
+from fastpg.training.loop import train
 
 BACKENDS = [b for b in ("joblib", "dask", "ray")
             if importlib.util.find_spec({"joblib": "joblib", "dask": "distributed", "ray": "ray"}[b])]
@@ -47,8 +47,8 @@ def in_process(runs: int) -> float:
 
 
 CHILD = """import sys, time
-from fastpg.sweep_spec import SweepSpec
-from fastpg.training import train
+from fastpg.sweeps.spec import SweepSpec
+from fastpg.training.loop import train
 plan = SweepSpec(seeds=sys.argv[1]).plan()[int(sys.argv[2])::int(sys.argv[3])]
 train(plan[0].config, progress=False)
 time.sleep(max(0.0, float(sys.argv[4]) - time.time()))
@@ -82,7 +82,7 @@ def started(backend: str, workers: int, warm: bool = True):
             from distributed import LocalCluster
 
             cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1,
-                                                       dashboard_address=None))
+                                                       dashboard_address=":0"))
             options = {"backend": "dask", "address": cluster.scheduler_address}
         elif backend == "ray":
             import ray

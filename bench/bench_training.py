@@ -14,9 +14,9 @@ import tempfile
 import numpy as np
 import pytest
 
-from fastpg import engine
-from fastpg.config import TrainConfig
-from fastpg.training import train
+from fastpg.pg import engine
+from fastpg.training.config import TrainConfig
+from fastpg.training.loop import train
 
 SEEDS = range(20)  # the README's untuned seeds
 CONFIG = TrainConfig(final_episodes=0)

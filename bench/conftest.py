@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from fastpg.benchmark import machine
+from fastpg.benchmark.harness import machine
 
 
 @pytest.hookimpl(trylast=True)

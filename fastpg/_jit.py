@@ -8,11 +8,13 @@ machine code instead of compiling it again.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numba
 from numba import prange, types
 
-__all__ = ["njit", "pnjit", "prange", "types", "typeof", "get_num_threads",
-           "set_num_threads", "max_threads"]
+__all__ = ["njit", "pnjit", "prange", "types", "typeof", "get_num_threads", "set_num_threads", "max_threads",
+           "numba_threads"]
 
 _FLAGS = {"cache": True, "fastmath": False, "nogil": True, "error_model": "numpy"}
 
@@ -31,3 +33,17 @@ typeof = numba.typeof
 get_num_threads = numba.get_num_threads
 set_num_threads = numba.set_num_threads
 max_threads = numba.config.NUMBA_NUM_THREADS  # the most threads set_num_threads accepts
+
+
+@contextmanager
+def numba_threads(count: int):
+    """Run parallel kernels on ``count`` of Numba's threads inside the block, then restore the previous count."""
+    previous = get_num_threads()
+    if previous == count:
+        yield
+        return
+    set_num_threads(count)
+    try:
+        yield
+    finally:
+        set_num_threads(previous)

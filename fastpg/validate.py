@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 
 import numpy as np
 
-from .params import CartPoleParams
-
-MAX_SEED = 2**63 - 1
+from .limits import MAX_EPISODES, MAX_SEED
 
 
 def check_theta(theta) -> np.ndarray:
@@ -29,6 +26,7 @@ def check_theta(theta) -> np.ndarray:
 
 
 def check_int(name: str, value, low: int, high: int) -> int:
+    """``value`` as an int if it is an integer (not a bool) in [low, high]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if not low <= value <= high:
@@ -36,49 +34,23 @@ def check_int(name: str, value, low: int, high: int) -> int:
     return int(value)
 
 
-def check_batch_size(batch_size) -> int:
-    return check_int("batch_size", batch_size, 1, 10**8)
+def check_episodes(episodes, name: str = "episodes") -> int:
+    """A number of episodes in [1, MAX_EPISODES]."""
+    return check_int(name, episodes, 1, MAX_EPISODES)
 
 
 def check_seed(seed) -> int:
+    """A seed: an int in [0, MAX_SEED]."""
     return check_int("seed", seed, 0, MAX_SEED)
 
 
 def check_gamma(gamma) -> float:
+    """A discount factor: a real number in [0, 1]."""
     if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
         raise TypeError(f"gamma must be a number, got {type(gamma).__name__}")
     if not (math.isfinite(gamma) and 0.0 <= gamma <= 1.0):
         raise ValueError(f"gamma must be in [0, 1], got {gamma}")
     return float(gamma)
-
-
-@functools.lru_cache(maxsize=64)
-def _checked_array(params: CartPoleParams) -> np.ndarray:
-    return check_params(params).as_array()
-
-
-def params_array(params) -> np.ndarray:
-    """The validated kernel array (float64[NUM_PARAMS]) of ``params``, cached per distinct value.
-
-    Kernels only read it; callers must not modify it.
-    """
-    try:
-        hash(params)
-    except TypeError:  # unhashable field values: validate without caching
-        return check_params(params).as_array()
-    return _checked_array(params)
-
-
-def check_params(params) -> CartPoleParams:
-    if not isinstance(params, CartPoleParams):
-        raise TypeError(f"params must be a CartPoleParams (see fastpg.make_params), got {type(params).__name__}")
-    if not all(math.isfinite(float(v)) for v in params):
-        raise ValueError("params must be finite")
-    check_int("max_episode_steps", params.max_episode_steps, 1, 10**7)
-    if params.total_mass != params.masspole + params.masscart or \
-            params.polemass_length != params.masspole * params.length:
-        raise ValueError("params.total_mass and params.polemass_length must be derived from the masses and length")
-    return params
 
 
 def choice(name: str, value, options):

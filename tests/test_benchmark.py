@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from fastpg.benchmark import SUITES, run_bench
+from fastpg.benchmark.harness import SUITES, run_bench
 from fastpg.cli import main
 
 
@@ -46,6 +46,6 @@ def test_cli_rejects_unknown_suite(capsys):
 
 
 def test_suites_are_documented():
-    import fastpg.benchmark as b
+    import fastpg.benchmark.harness as b
 
     assert all(f"``{s}``" in b.__doc__ for s in SUITES)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastpg import DEFAULT_PARAMS, cref, engine
+from fastpg import DEFAULT_PARAMS
+from fastpg.benchmark import cref
+from fastpg.pg import engine
 
 
 @pytest.fixture(scope="module")

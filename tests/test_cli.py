@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from fastpg.cli import main
-from fastpg.config import FIELDS, TrainConfig, load_config
-from fastpg.training import train
+from fastpg.training.config import FIELDS, TrainConfig, load_config
+from fastpg.training.loop import train
 
 QUICK = ["--seed", "3", "--final-episodes", "3", "--quiet"]
 
@@ -114,7 +114,7 @@ def test_existing_run_needs_force_and_resume_takes_no_options(tmp_path):
 
 
 def test_training_failure_exits_1(tmp_path, monkeypatch, capsys):
-    from fastpg import training
+    from fastpg.training import loop as training
 
     real = training._estimate
 
@@ -129,6 +129,7 @@ def test_training_failure_exits_1(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "r" / "checkpoint.json").exists() and not (tmp_path / "r" / "result.json").exists()
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points_then_resume_matches_an_uninterrupted_run(tmp_path):
     options = ["--seed", "11", "--no-stop-at-solve", "--max-episodes", "1200", "--checkpoint-every", "7",
                "--final-episodes", "0", "--quiet"]
@@ -141,9 +142,12 @@ def test_sigkill_at_random_points_then_resume_matches_an_uninterrupted_run(tmp_p
         return subprocess.Popen([*command, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 text=True)
 
+    began = time.perf_counter()  # time one whole run, so that kills land inside runs on any machine
+    subprocess.run([*command, "--out", str(tmp_path / "timed"), *options], check=True, capture_output=True)
+    duration = time.perf_counter() - began
     process = start("--out", run, *options)
     while kills < 4:
-        time.sleep(rng.uniform(0.5, 2.0))
+        time.sleep(rng.uniform(0.3, 0.9) * duration)
         if process.poll() is not None:
             break
         process.send_signal(signal.SIGKILL)

@@ -11,9 +11,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from fastpg import engine, make_params
+from fastpg import make_params
+from fastpg.pg import engine, options
 from fastpg._rng import episode_uniforms
-from fastpg.engine import Batch
+from fastpg.pg.engine import Batch
 
 from . import reference_pg as ref
 
@@ -22,7 +23,7 @@ BALANCING = np.array([-0.2, -1.0, -10.0, -3.0])  # some episodes reach truncatio
 ESTIMATORS = [(psi, discount, baseline, normalize)
               for psi, discount in (("total_return", "from_start"), ("reward_to_go", "from_start"),
                                     ("reward_to_go", "from_step"))
-              for baseline in engine.BASELINES for normalize in (False, True)]
+              for baseline in options.BASELINES for normalize in (False, True)]
 
 
 def key_of(seed, m):
@@ -109,8 +110,8 @@ def test_fisher_matches_reference():
 
 def test_parallel_is_bit_identical_to_serial():
     for kwargs in ({"baseline": "per_timestep"}, {"baseline": "batch_mean", "streaming": True}):
-        serial = engine.estimate_gradient(THETA, 64, 5, parallel=False, **kwargs)
-        parallel = engine.estimate_gradient(THETA, 64, 5, parallel=True, **kwargs)
+        serial = engine.estimate_gradient(THETA, 64, 5, threads=1, **kwargs)
+        parallel = engine.estimate_gradient(THETA, 64, 5, threads=2, **kwargs)
         assert serial.grad.tobytes() == parallel.grad.tobytes()
         assert serial.per_episode.tobytes() == parallel.per_episode.tobytes()
         np.testing.assert_array_equal(serial.lengths, parallel.lengths)
@@ -118,10 +119,10 @@ def test_parallel_is_bit_identical_to_serial():
 
 SUBPROCESS = """
 import numpy as np
-from fastpg import engine
+from fastpg.pg import engine, options
 theta = np.array([0.05, 0.4, 3.0, 0.9])
 for kwargs in ({"baseline": "per_timestep"}, {"streaming": True}):
-    print(engine.estimate_gradient(theta, 32, 9, parallel=True, **kwargs).grad.tobytes().hex())
+    print(engine.estimate_gradient(theta, 32, 9, threads=8, **kwargs).grad.tobytes().hex())
 """
 
 
@@ -134,10 +135,10 @@ def test_same_seed_same_gradient_in_fresh_processes_at_any_thread_count():
         assert out.stdout == expected, f"NUMBA_NUM_THREADS={threads}"
 
 
-@pytest.mark.parametrize("baseline", list(engine.BASELINES))
+@pytest.mark.parametrize("baseline", list(options.BASELINES))
 @pytest.mark.parametrize("normalize", [False, True])
 def test_reweighting_a_batch_at_its_own_theta_gives_its_own_estimate(baseline, normalize):
-    from fastpg.offpolicy import importance_weights, reweighted_gradient
+    from fastpg.pg.offpolicy import importance_weights, reweighted_gradient
 
     estimate = engine.estimate_gradient(THETA * 0.3, 6, 7, baseline=baseline, normalize=normalize, streaming=False)
     weights = importance_weights(estimate.batch, THETA * 0.3, self_normalize=True)

@@ -12,9 +12,9 @@ import itertools
 import numpy as np
 import pytest
 
-from fastpg import engine
-from fastpg.engine import Batch
-from fastpg.offpolicy import importance_weights, reweighted_gradient
+from fastpg.pg import engine
+from fastpg.pg.engine import Batch
+from fastpg.pg.offpolicy import importance_weights, reweighted_gradient
 
 from . import reference_pg as ref
 

@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from fastpg import engine, make_params
-from fastpg.offpolicy import importance_weights
+from fastpg import make_params
+from fastpg.pg import engine, options
+from fastpg.pg.offpolicy import importance_weights
 
 THETA = np.zeros(4)
 
@@ -28,17 +29,18 @@ def test_bad_theta(theta, error):
 
 @pytest.mark.nojit
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
-    ({"batch_size": 0}, ValueError, "batch_size"), ({"batch_size": 2.5}, TypeError, "batch_size"),
+    ({"episodes": 0}, ValueError, "episodes"), ({"episodes": 2.5}, TypeError, "episodes"),
     ({"seed": -1}, ValueError, "seed"), ({"seed": "x"}, TypeError, "seed"),
     ({"gamma": 1.5}, ValueError, "gamma"), ({"gamma": -0.1}, ValueError, "gamma"),
     ({"gamma": float("nan")}, ValueError, "gamma"), ({"psi": "advantage"}, ValueError, "psi"),
     ({"baseline": "median"}, ValueError, "baseline"), ({"discount": "both"}, ValueError, "discount"),
-    ({"params": "v1"}, TypeError, "params"), ({"batch_size": 10**7}, ValueError, "MiB"),
+    ({"params": "v1"}, TypeError, "params"), ({"episodes": 10**6}, ValueError, "MiB"),
+    ({"episodes": 10**6 + 1}, ValueError, "episodes"),
     ({"baseline": "per_timestep", "streaming": True}, ValueError, "streaming"),
-    ({"params": make_params(max_episode_steps=10**7), "batch_size": 8}, ValueError, "MiB"),
+    ({"params": make_params(max_episode_steps=10**7), "episodes": 8}, ValueError, "MiB"),
 ])
 def test_bad_options(kwargs, error, match):
-    args = {"batch_size": 2, "seed": 0, "baseline": "per_timestep", **kwargs}
+    args = {"episodes": 2, "seed": 0, "baseline": "per_timestep", **kwargs}
     with pytest.raises(error, match=match):
         engine.estimate_gradient(THETA, **args)
 
@@ -54,12 +56,12 @@ def test_bad_importance_inputs():
 
 @settings(max_examples=60, deadline=None)
 @given(theta=hnp.arrays(np.float64, st.sampled_from([4, 5]), elements=st.floats(-1e3, 1e3)),
-       batch_size=st.integers(1, 4), seed=st.integers(0, 2**63 - 1),
-       gamma=st.floats(0.0, 1.0), baseline=st.sampled_from(list(engine.BASELINES)),
-       psi=st.sampled_from(list(engine.PSI)), discount=st.sampled_from(list(engine.DISCOUNTS)),
+       episodes=st.integers(1, 4), seed=st.integers(0, 2**63 - 1),
+       gamma=st.floats(0.0, 1.0), baseline=st.sampled_from(list(options.BASELINES)),
+       psi=st.sampled_from(list(options.PSI)), discount=st.sampled_from(list(options.DISCOUNTS)),
        normalize=st.booleans())
-def test_any_valid_input_gives_a_finite_estimate(theta, batch_size, seed, gamma, baseline, psi, discount, normalize):
-    estimate = engine.estimate_gradient(theta, batch_size, seed, gamma=gamma, baseline=baseline, psi=psi,
+def test_any_valid_input_gives_a_finite_estimate(theta, episodes, seed, gamma, baseline, psi, discount, normalize):
+    estimate = engine.estimate_gradient(theta, episodes, seed, gamma=gamma, baseline=baseline, psi=psi,
                                         discount=discount, normalize=normalize)
     assert np.isfinite(estimate.grad).all() and np.isfinite(estimate.fisher).all()
     assert ((estimate.lengths >= 1) & (estimate.lengths <= 500)).all()

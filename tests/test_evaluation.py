@@ -7,10 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from fastpg import engine, make_params
-from fastpg.config import FIELDS, TrainConfig, config_from_dict, load_config
-from fastpg.evaluation import evaluate, evaluate_in_gymnasium
-from fastpg.natural import mean_kl, natural_step
+from fastpg import make_params
+from fastpg.pg import engine, options
+from fastpg.training.config import FIELDS, TrainConfig, config_from_dict, load_config
+from fastpg.pg.evaluation import evaluate, evaluate_in_gymnasium
+from fastpg.pg.natural import mean_kl, natural_step
 
 GOOD = np.array([-0.2, -1.0, -10.0, -3.0])
 
@@ -22,7 +23,7 @@ def test_fastpg_and_gymnasium_evaluations_are_identical(theta, greedy, params):
     fast = evaluate(theta, 12, 5, greedy=greedy, params=params)
     slow = evaluate_in_gymnasium(theta, 12, 5, greedy=greedy, params=params)
     assert fast.returns.tolist() == slow.returns.tolist() and fast.lengths.tolist() == slow.lengths.tolist()
-    assert evaluate(theta, 12, 5, greedy=greedy, params=params, parallel=True).returns.tolist() == \
+    assert evaluate(theta, 12, 5, greedy=greedy, params=params, threads=2).returns.tolist() == \
         fast.returns.tolist()
 
 
@@ -103,7 +104,7 @@ def test_config_errors(values, error, match):
 
 
 def test_config_choices_are_the_engines():
-    assert FIELDS["baseline"].metadata["choices"] == tuple(engine.BASELINES)
-    assert FIELDS["psi"].metadata["choices"] == tuple(engine.PSI)
-    assert FIELDS["discount"].metadata["choices"] == engine.DISCOUNTS
+    assert FIELDS["baseline"].metadata["choices"] == tuple(options.BASELINES)
+    assert FIELDS["psi"].metadata["choices"] == tuple(options.PSI)
+    assert FIELDS["discount"].metadata["choices"] == options.DISCOUNTS
     assert all(f.metadata["help"] for f in dataclasses.fields(TrainConfig))

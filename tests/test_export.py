@@ -16,14 +16,16 @@ import textwrap
 import numpy as np
 import pytest
 
-from fastpg.config import TrainConfig
-from fastpg.engine import rollout
-from fastpg.evaluation import evaluate_in_gymnasium
-from fastpg.export import (FORMATS, Policy, add_export_parser, export_run, greedy_agreement, load_policy,
-                           policy_json, policy_metadata, policy_schema, run_export, save_policy)
-from fastpg.export_c import trajectory_observations
-from fastpg.export_files import MAX_POLICY_BYTES
-from fastpg.training import train
+from fastpg.training.config import TrainConfig
+from fastpg.pg.engine import rollout
+from fastpg.pg.evaluation import evaluate_in_gymnasium
+from fastpg.cli.export import add_export_parser, run_export
+from fastpg import load_policy
+from fastpg.export import FORMATS, Policy, greedy_agreement, policy_json, policy_schema, save_policy
+from fastpg.training.runs import export_run, policy_metadata
+from fastpg.export.c_header import trajectory_observations
+from fastpg.limits import MAX_POLICY_BYTES
+from fastpg.training.loop import train
 
 # Awkward but finite values: signed zero, the smallest subnormal, 1 + ulp, a large and a long decimal.
 ODD = [-0.0, 5e-324, 1.0000000000000002, -12345.678901234567, 0.1]

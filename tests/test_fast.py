@@ -9,15 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastpg._fast import (
-    FAST_THETA_LIMIT, REFILL_EVERY, batch_reset, batch_rollout, batch_step, dynamics_step, sincos_batch,
+from fastpg._jit import njit, types
+from fastpg.cartpole._fast import (
+    FAST_ANGLE_LIMIT, REFILL_EVERY, batch_reset, batch_rollout, batch_step, fast_constants, fast_dynamics, fast_sincos,
 )
+from fastpg.cartpole.kernels import PARAMS_TYPE, cartpole_dynamics
+from fastpg.cartpole.spec import NUM_PARAMS
 from fastpg._jit import max_threads
-from fastpg._physics import cartpole_step_batch
+from fastpg.cartpole.kernels import cartpole_step_batch
 from fastpg._rng import episode_uniforms
 from fastpg.errors import InvalidActionError
-from fastpg.fast import FastCartPoleBatch, rollout_throughput
-from fastpg.params import DEFAULT_PARAMS, CartPoleParams, make_params
+from fastpg.cartpole.fast import FastCartPoleBatch
+from fastpg.cartpole.spec import DEFAULT_PARAMS, CartPoleParams, make_params
 
 SEMI = make_params(kinematics_integrator="semi-implicit euler", sutton_barto_reward=True, max_episode_steps=40)
 CASES = {  # (params, low, high): Gymnasium's defaults; short episodes with truncation (exercises STALE resets)
@@ -25,6 +28,42 @@ CASES = {  # (params, low, high): Gymnasium's defaults; short episodes with trun
     "short": (make_params(max_episode_steps=9), -0.2, 0.2),
     "semi-implicit, Sutton-Barto": (SEMI, -0.1, 0.1),
 }
+
+
+
+# Kernels only the tests use: one step of either mode, and the fast sin/cos, over columns.
+@njit(types.void(types.boolean, types.float64[:, ::1], types.uint8[::1], PARAMS_TYPE))
+def dynamics_step(exact, state, actions, params):
+    """Advance each column of ``state`` (float64[4, N]) by one step: no termination, counters or resets.
+
+    For comparing the two modes state by state. Raises ``ValueError`` on a shape mismatch, an
+    action outside {0, 1}, or, in fast mode, a column with ``|angle| > FAST_ANGLE_LIMIT``.
+    """
+    n = state.shape[1]
+    if state.shape[0] != 4 or actions.shape[0] != n or params.shape[0] != NUM_PARAMS:
+        raise ValueError("dynamics_step: expected state (4, N), actions (N,)")
+    if n and (actions.max() > 1 or (not exact and np.abs(state[2]).max() > FAST_ANGLE_LIMIT)):
+        raise ValueError("dynamics_step: actions must be 0 or 1, and fast mode needs |angle| <= FAST_ANGLE_LIMIT")
+    k = fast_constants(params)
+    for i in range(n):
+        if exact:
+            stepped = cartpole_dynamics(state[0, i], state[1, i], state[2, i], state[3, i], actions[i], params)
+        else:
+            stepped = fast_dynamics(state[0, i], state[1, i], state[2, i], state[3, i], float(actions[i]), k)
+        for c in range(4):
+            state[c, i] = stepped[c]
+
+
+@njit(types.void(types.float64[::1], types.float64[:, ::1]))
+def sincos_batch(angle, out):
+    """out[0] = sin(angle), out[1] = cos(angle) by :func:`fast_sincos` (float64[N] -> float64[2, N]).
+
+    At most 1 ulp from sin/cos for ``|angle| <= FAST_ANGLE_LIMIT``; the range is not checked.
+    """
+    if out.shape[0] != 2 or out.shape[1] != angle.shape[0]:
+        raise ValueError("sincos_batch: out must have shape (2, N)")
+    for i in range(angle.shape[0]):
+        out[0, i], out[1, i] = fast_sincos(angle[i])
 
 
 def reference_episodes(num_envs, seed, actions, params, low, high):
@@ -127,8 +166,8 @@ def test_step_and_rollout_agree_and_reset_reseeds():
 
 
 def test_fast_sincos_within_one_ulp_over_its_range():
-    theta = np.concatenate([np.linspace(-FAST_THETA_LIMIT, FAST_THETA_LIMIT, 200_001),
-                            np.random.default_rng(0).uniform(-FAST_THETA_LIMIT, FAST_THETA_LIMIT, 200_000),
+    theta = np.concatenate([np.linspace(-FAST_ANGLE_LIMIT, FAST_ANGLE_LIMIT, 200_001),
+                            np.random.default_rng(0).uniform(-FAST_ANGLE_LIMIT, FAST_ANGLE_LIMIT, 200_000),
                             [0.0, -0.0, 5e-324, -1e-300, 1e-8, 0.2094395102393195]])
     out = np.empty((2, theta.size))
     sincos_batch(theta, out)
@@ -160,10 +199,10 @@ def term_scale(state, params):
 def test_fast_step_deviation_over_the_state_space(params):
     """One step from x in +-2.4, velocities in +-10, theta in +-pi/4 (fast mode's range): grid and random sample."""
     g = np.linspace(0.0, 1.0, 21)
-    grid = np.stack([c.ravel() for c in np.meshgrid(4.8 * g - 2.4, 20 * g - 10, 2 * FAST_THETA_LIMIT * g
-                                                    - FAST_THETA_LIMIT, 20 * g - 10, indexing="ij")])
+    grid = np.stack([c.ravel() for c in np.meshgrid(4.8 * g - 2.4, 20 * g - 10, 2 * FAST_ANGLE_LIMIT * g
+                                                    - FAST_ANGLE_LIMIT, 20 * g - 10, indexing="ij")])
     rng = np.random.default_rng(7)
-    sample = rng.uniform([[-2.4], [-10], [-FAST_THETA_LIMIT], [-10]], [[2.4], [10], [FAST_THETA_LIMIT], [10]],
+    sample = rng.uniform([[-2.4], [-10], [-FAST_ANGLE_LIMIT], [-10]], [[2.4], [10], [FAST_ANGLE_LIMIT], [10]],
                          (4, 300_000))
     states = np.ascontiguousarray(np.concatenate([grid, grid, sample], axis=1))
     actions = np.concatenate([np.zeros(grid.shape[1]), np.ones(grid.shape[1]), rng.integers(0, 2, 300_000)])
@@ -285,20 +324,14 @@ def test_kernels_reject_bad_arrays():
     with pytest.raises(ValueError, match="shapes"):
         batch_step(False, state, nxt, steps[:2], rng, np.zeros(3, np.uint8), params, -0.05, 0.05, True, 1, flags, flags,
                    final)
-    with pytest.raises(ValueError, match="FAST_THETA_LIMIT"):
+    with pytest.raises(ValueError, match="FAST_ANGLE_LIMIT"):
         batch_rollout(False, state, nxt, steps, rng, np.zeros((1, 3), np.uint8), params, -1.0, 1.0, 1, 8)
-    with pytest.raises(ValueError, match="FAST_THETA_LIMIT"):
+    with pytest.raises(ValueError, match="FAST_ANGLE_LIMIT"):
         dynamics_step(False, np.full((4, 3), 1.0), np.zeros(3, np.uint8), params)
     with pytest.raises(TypeError):
         dynamics_step(False, np.zeros((4, 3), np.float32), np.zeros(3, np.uint8), params)
     for kernel in (batch_step, batch_rollout, batch_reset, dynamics_step, sincos_batch):
         assert len(kernel.signatures) == 1  # one explicit specialization each
-
-
-def test_rollout_throughput_reports():
-    report = rollout_throughput(64, 10, repeats=2)
-    assert report["steps"] == 640 and report["steps_per_second"] > 0 and report["episodes"] >= 0
-    assert report["ns_per_step"] == pytest.approx(1e9 / report["steps_per_second"])
 
 
 class _Benchmark:

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastpg.config import TrainConfig
-from fastpg.sweeps import TIMING_FIELDS, SweepSpec, run_sweep, summary_path, sweep
-from fastpg.sweep_cli import add_sweep_parser, run_sweep_command
-from fastpg.sweep_results import read_results
-from fastpg.sweep_spec import SWEEP_BASE, load_sweep
-from fastpg.training import train
+from fastpg.training.config import TrainConfig
+from fastpg.sweeps.run import TIMING_FIELDS, SweepSpec, run_sweep, summary_path, sweep
+from fastpg.cli.sweep import add_sweep_parser, run_sweep_command
+from fastpg.sweeps.results import read_results
+from fastpg.sweeps.spec import SWEEP_BASE, load_sweep
+from fastpg.training.loop import train
 
 BASE = TrainConfig(max_episodes=400, final_episodes=0)
 GRID = {"lr": [0.5, 1.0], "baseline": ["none", "per_timestep"]}
@@ -74,7 +74,7 @@ def test_dask_local_cluster_gives_identical_results(reference):
 
 def test_dask_existing_scheduler_address(reference):
     distributed = pytest.importorskip("dask.distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster:
         result = sweep(BASE, {"lr": [0.5], "baseline": ["none"]}, SEEDS, backend="dask",
                        address=cluster.scheduler_address)
     assert same_everywhere(result.records) == same_everywhere(reference.records[:4])
@@ -253,7 +253,7 @@ def test_cli_reads_the_toml_applies_overrides_and_prints_the_summary(tmp_path, c
 
 
 def test_cli_exit_code_and_message_when_runs_fail_or_are_lost(tmp_path, capsys, monkeypatch):
-    module = importlib.import_module("fastpg.sweeps")
+    module = importlib.import_module("fastpg.sweeps.run")
 
     (tmp_path / "lr.toml").write_text(SWEEP_TOML)
     monkeypatch.setattr(module, "run_sweep", functools.partial(run_sweep, worker_hook=raise_on_seed))
@@ -271,7 +271,7 @@ def test_cli_exit_code_and_message_when_runs_fail_or_are_lost(tmp_path, capsys, 
 
 
 def test_ctrl_c_keeps_the_finished_runs(tmp_path, capsys, monkeypatch):
-    from fastpg import sweep_results
+    from fastpg.sweeps import results as sweep_results
 
     (tmp_path / "lr.toml").write_text(SWEEP_TOML)
     append = sweep_results.ResultsFile.append
@@ -291,7 +291,7 @@ def test_ctrl_c_keeps_the_finished_runs(tmp_path, capsys, monkeypatch):
 
 def test_plot_sweep(tmp_path):
     pytest.importorskip("matplotlib")
-    from fastpg.sweep_plot import is_sweep_results, plot_sweep
+    from fastpg.sweeps.plot import is_sweep_results, plot_sweep
 
     out = tmp_path / "s.jsonl"
     sweep(BASE, {"baseline": ["none", "per_timestep"]}, "0-2", workers=1, out=out)
@@ -300,12 +300,15 @@ def test_plot_sweep(tmp_path):
     assert (tmp_path / "s.png").exists()
 
 
-def test_workers_cap_numba_threads():
+def test_workers_cap_numba_threads(monkeypatch):
     from fastpg._jit import get_num_threads
-    from fastpg.sweep_spec import Run, run_id
-    from fastpg.sweep_worker import run_batch
+    from fastpg.sweeps import worker
+    from fastpg.sweeps.spec import Run, run_id
 
+    used, before = [], get_num_threads()
+    monkeypatch.setattr(worker, "train", lambda config, **kw: used.append(config.threads) or train(config, **kw))
     config = BASE.replace(threads=2)
-    [record] = run_batch([Run(run_id(config), {}, 0, config)], threads=1)
-    assert get_num_threads() == 1 and record["status"] == "ok"
+    [record] = worker.run_batch([Run(run_id(config), {}, 0, config)], threads=1)
+    assert used == [1] and record["status"] == "ok"
+    assert get_num_threads() == before  # train() leaves Numba's thread count as it found it
     assert run_id(config) == run_id(BASE)  # the thread count cannot change the results

@@ -8,12 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from fastpg import training
-from fastpg.config import TrainConfig
-from fastpg.evaluation import evaluate
-from fastpg.metrics import read_metrics
-from fastpg.runs import RunFolderError
-from fastpg.training import TrainingError, train
+from fastpg.training import loop as training
+from fastpg.training.config import TrainConfig
+from fastpg.pg.evaluation import evaluate
+from fastpg.training.metrics import read_metrics
+from fastpg.errors import RunFolderError
+from fastpg.errors import TrainingError
+from fastpg.training.loop import train
 
 QUICK = TrainConfig(seed=3, final_episodes=0, checkpoint_every=2)
 VARIANTS = {
@@ -88,7 +89,7 @@ def test_run_folder_holds_everything_and_reproduces(tmp_path):
     assert json.loads((run / "policy.json").read_text())["theta"] == result.theta.tolist()
     rows = read_metrics(run / "metrics.jsonl")
     assert rows == json.loads(json.dumps(result.history))
-    from fastpg.config import load_config
+    from fastpg.training.config import load_config
 
     again = train(load_config(run / "config.toml"))
     assert same_bits(again.theta, result.theta)

@@ -15,9 +15,9 @@ import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from fastpg.config import config_from_dict
-from fastpg.evaluation import evaluate
-from fastpg.training import train
+from fastpg.training.config import config_from_dict
+from fastpg.pg.evaluation import evaluate
+from fastpg.training.loop import train
 
 
 def seed_range(text: str) -> list[int]:

@@ -1,0 +1,19 @@
+"""Every numeric limit fastpg enforces, in one place: config ranges, boundary checks and file sizes read these."""
+
+from __future__ import annotations
+
+MAX_SEED = 2**63 - 1  # seeds are non-negative 63-bit integers (SeedSequence entropy, JSON-safe)
+MAX_EPISODES = 10**6  # episodes in one batch, solve check or evaluation
+MAX_EPISODE_STEPS = 10**7  # truncation limit of one episode (CartPole-v1: 500)
+MAX_BATCH_BYTES = 1 << 30  # memory of one stored batch of trajectories and its estimator arrays
+MAX_THREADS = 1024  # Numba threads a run may ask for (it gets at most what Numba has)
+MAX_BUDGET = 2**62  # training budgets: episodes and env steps
+MAX_SECONDS = 1e9  # wall-clock budget of a training run
+MAX_CHECKPOINT_EVERY = 2**31  # updates between checkpoints
+MAX_REUSE_BATCHES = 64  # batches kept for importance-weighted reuse
+MAX_BACKTRACKS = 60  # natural-gradient line-search halvings
+MAX_ENVS = 1 << 28  # envs in one FastCartPoleBatch
+MAX_JSON_BYTES = 64 << 20  # a checkpoint, result or sweep file read back
+MAX_POLICY_BYTES = 1 << 20  # a policy file (also uncompressed, for npz)
+MAX_TEST_VECTORS = 10_000  # test vectors in an exported C header
+MAX_EXPORT_EPISODES = 10_000  # episodes the C header's test vectors are drawn from

@@ -1,0 +1,13 @@
+"""The policy-gradient layer: the logistic policy, rollouts, estimators and update rules (depends on ``cartpole``).
+
+- ``policy`` (NumPy) and ``_policy`` (kernels): the decision rule z = θ·s, σ(z), greedy z >= 0;
+- ``options``: the named choices (psi, discounts, baselines, optimizers) and their kernel codes;
+- ``_rollout``: episodes under the policy (stored, streamed, played); ``_estimators``: Ψ, baselines,
+  the batch gradient, Fisher and importance ratios over a stored batch;
+- ``engine``: ``rollout``, ``gradient``, ``estimate_gradient`` (validated at the boundary);
+- ``offpolicy``: importance weights; ``natural``: the KL trust-region step; ``optim``: SGD and Adam;
+- ``evaluation``: ``evaluate`` in the kernels and ``evaluate_in_gymnasium`` in Gymnasium's own env.
+
+A new estimator: its kernel in ``_estimators`` (a baseline: a branch of ``baseline_fill``), its name
+and code in ``options``, and an exact-expectation test in ``tests/test_engine_exact.py``.
+"""

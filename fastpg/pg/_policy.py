@@ -1,0 +1,61 @@
+"""The logistic policy as Numba kernels: P(left | s) = sigmoid(theta . s + b) (the rule: ``fastpg.pg.policy``).
+
+The policy reads the observation Gymnasium returns (the float64 state rounded to
+float32), widened back to float64; an exported controller fed Gymnasium's float32
+observation computes the same numbers. The dot product is summed left to right:
+((theta0 s0 + theta1 s1) + theta2 s2) + theta3 s3, then + b when theta has a 5th
+entry (the bias).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._jit import njit
+from .._rng import rng_uniform
+
+
+@njit(inline="always")
+def sigmoid(z):
+    """1 / (1 + exp(-z)); exp overflows to inf for z < -709 and the result is then 0, never NaN.
+
+    Branch-free on purpose: a branch on the sign of z is mispredicted half the time in a rollout.
+    """
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+@njit(inline="always")
+def log_sigmoid(z):
+    """log(sigmoid(z)), finite for any finite z (never log(0))."""
+    if z >= 0.0:
+        return -math.log1p(math.exp(-z))
+    return z - math.log1p(math.exp(z))
+
+
+@njit(inline="always")
+def policy_observe(theta, x, x_dot, angle, angle_dot, features):
+    """The logit theta . f of the state's observation, writing f into ``features`` (float64[d]).
+
+    f is the float32-rounded observation widened to float64, plus the bias input 1.0 when d = 5.
+    """
+    f0 = np.float64(np.float32(x))
+    f1 = np.float64(np.float32(x_dot))
+    f2 = np.float64(np.float32(angle))
+    f3 = np.float64(np.float32(angle_dot))
+    features[0] = f0
+    features[1] = f1
+    features[2] = f2
+    features[3] = f3
+    z = 0.0 + theta[0] * f0 + theta[1] * f1 + theta[2] * f2 + theta[3] * f3
+    if theta.shape[0] == 5:
+        features[4] = 1.0
+        z += theta[4]
+    return z
+
+
+@njit(inline="always")
+def policy_act(z, greedy, rng):
+    """True for action 0 (push left): greedy iff z >= 0; sampled iff u < sigmoid(z), u the next uniform of ``rng``."""
+    return z >= 0.0 if greedy else rng_uniform(rng) < sigmoid(z)

@@ -1,0 +1,205 @@
+"""The policy-gradient engine: batched rollouts and gradient estimates, validated at the boundary.
+
+Parameters theta: float64[4] (no bias) or float64[5] (bias last), over the features
+(cart position, cart velocity, pole angle, pole angular velocity[, 1]).
+P(left | s) = sigmoid(theta . s), action 0 = push left, as in Gymnasium.
+
+Seeding: a batch with seed ``seed`` makes one generator ``g = np.random.default_rng(seed)``; its m
+episodes start from ``g.uniform(-0.05, 0.05, size=(m, 4))``, i.e. the initial states a Gymnasium
+CartPole env gives on ``reset(seed=seed)`` followed by m - 1 plain ``reset()`` calls. Episode i
+then draws its action uniforms from the xoshiro256** stream (key, i) of ``fastpg._rng`` with
+key = ``g.bit_generator.random_raw()`` (the generator's next 64 bits); action 0 iff u < P(left).
+Results are bit-identical for any thread count: each episode owns its stream and its output row,
+and per-episode terms are summed in episode order.
+
+Kernels run on ``threads`` of Numba's threads (1 by default; at most ``NUMBA_NUM_THREADS``); every
+count runs the same compiled loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._jit import max_threads, numba_threads
+from ..cartpole.spec import DEFAULT_PARAMS, CartPoleParams, params_array
+from ..limits import MAX_BATCH_BYTES, MAX_THREADS
+from ..validate import check_episodes, check_gamma, check_int, check_seed, check_theta, choice
+from . import _estimators as est
+from ._rollout import rollout_batch, stream_batch
+from .options import BASELINES, psi_code, streamable
+
+
+@dataclass(frozen=True)
+class Batch:
+    """m stored episodes collected under ``theta``; arrays are padded to the horizon T.
+
+    features float64[m, T, d], left bool[m, T] (action 0 taken), logits float64[m, T]
+    (theta . features), rewards float64[m, T], lengths int64[m] in [0, T]. Entries at t >= lengths[i]
+    are unspecified. Built inconsistently (shapes, dtypes, layout, lengths), it raises ``ValueError``.
+    """
+
+    theta: np.ndarray
+    features: np.ndarray
+    left: np.ndarray
+    logits: np.ndarray
+    rewards: np.ndarray
+    lengths: np.ndarray
+
+    def __post_init__(self) -> None:
+        check_batch(self)
+
+    @property
+    def returns(self) -> np.ndarray:
+        """Undiscounted return of each episode, float64[m]."""
+        mask = np.arange(self.rewards.shape[1]) < self.lengths[:, None]
+        return np.where(mask, self.rewards, 0.0).sum(axis=1)
+
+
+def check_batch(batch: Batch) -> Batch:
+    """``batch`` if it is consistent, else ``TypeError``/``ValueError``: kernels trust its shapes and lengths.
+
+    Checked when a Batch is built and again before every kernel reads one (its arrays are mutable).
+    """
+    if not isinstance(batch, Batch):
+        raise TypeError(f"expected a fastpg.pg.engine.Batch, got {type(batch).__name__}")
+    theta = check_theta(batch.theta)
+    if batch.features.__class__ is not np.ndarray or batch.features.ndim != 3:
+        raise ValueError("Batch.features must be a float64 array of shape (m, T, d)")
+    m, horizon, _ = batch.features.shape
+    expected = {"features": (np.float64, (m, horizon, theta.shape[0])), "left": (np.bool_, (m, horizon)),
+                "logits": (np.float64, (m, horizon)), "rewards": (np.float64, (m, horizon)),
+                "lengths": (np.int64, (m,))}
+    for name, (dtype, shape) in expected.items():
+        array = getattr(batch, name)
+        if array.__class__ is not np.ndarray or array.dtype != dtype or array.shape != shape \
+                or not array.flags.c_contiguous:
+            raise ValueError(f"Batch.{name} must be a C-contiguous {np.dtype(dtype).name} array of shape {shape} "
+                             f"(theta has {theta.shape[0]} entries), got "
+                             f"{getattr(array, 'dtype', type(array).__name__)} {getattr(array, 'shape', '')}")
+    if m < 1 or batch.lengths.min() < 0 or batch.lengths.max() > horizon:
+        raise ValueError(f"Batch needs at least one episode and 0 <= lengths <= T = {horizon}")
+    return batch
+
+
+@dataclass(frozen=True)
+class GradientEstimate:
+    """A batch gradient estimate.
+
+    grad float64[d] = mean of per_episode float64[m, d]; variance float64[d], the empirical
+    variance of the estimator, var(per_episode, ddof=1) / m (zero when m = 1); fisher
+    float64[d, d] = 1/m sum_i sum_t p(1-p) f f^T; lengths int64[m]; returns float64[m]
+    (undiscounted). ``batch`` and ``advantages`` (float64[m, T, d], the advantage of step t for
+    parameter k exactly as the estimator weighted it: Psi - b, normalized if asked) are None
+    when the estimate was streamed.
+    """
+
+    grad: np.ndarray
+    per_episode: np.ndarray
+    fisher: np.ndarray
+    lengths: np.ndarray
+    returns: np.ndarray
+    batch: Batch | None = None
+    advantages: np.ndarray | None = None
+
+    @property
+    def steps(self) -> int:
+        return int(self.lengths.sum())
+
+    @property
+    def variance(self) -> np.ndarray:
+        m = self.per_episode.shape[0]
+        return self.per_episode.var(axis=0, ddof=1) / m if m > 1 else np.zeros(self.per_episode.shape[1])
+
+
+def check_stored_batch(episodes: int, horizon: int, d: int) -> None:
+    """``ValueError`` if a stored batch (trajectories and the estimators' work arrays) would not fit."""
+    if episodes * horizon * (16 * d + 33) > MAX_BATCH_BYTES:
+        raise ValueError(f"a stored batch of {episodes} episodes x {horizon} steps needs more than "
+                         f"{MAX_BATCH_BYTES >> 20} MiB; use a smaller batch or a streaming estimate "
+                         f"(baseline none or batch_mean, no normalization)")
+
+
+def check_threads(threads) -> int:
+    """The Numba threads a call may use: an int in [1, MAX_THREADS], capped at ``NUMBA_NUM_THREADS``."""
+    return min(check_int("threads", threads, 1, MAX_THREADS), max_threads)
+
+
+def batch_start(theta, episodes, seed, params):
+    """Validated (theta, params, params as a kernel array, initial states float64[m, 4], stream key uint64)."""
+    theta = check_theta(theta)
+    check_episodes(episodes)
+    check_seed(seed)
+    array = params_array(params)
+    generator = np.random.default_rng(seed)
+    states0 = generator.uniform(-0.05, 0.05, size=(episodes, 4))
+    return theta, params, array, states0, np.uint64(generator.bit_generator.random_raw())
+
+
+def rollout(theta, episodes: int, seed: int, *, params: CartPoleParams = DEFAULT_PARAMS, greedy: bool = False,
+            threads: int = 1) -> Batch:
+    """Collect ``episodes`` episodes under the policy ``theta`` and store them."""
+    theta, params, array, states0, key = batch_start(theta, episodes, seed, params)
+    horizon, d = params.max_episode_steps, theta.shape[0]
+    check_stored_batch(episodes, horizon, d)
+    features = np.empty((episodes, horizon, d))
+    left = np.empty((episodes, horizon), dtype=np.bool_)
+    logits, rewards = np.empty((episodes, horizon)), np.empty((episodes, horizon))
+    lengths = np.empty(episodes, dtype=np.int64)
+    with numba_threads(check_threads(threads)):
+        rollout_batch(theta, states0, key, array, bool(greedy), np.empty((episodes, 4), dtype=np.uint64),
+                      features, left, logits, rewards, lengths)
+    return Batch(theta, features, left, logits, rewards, lengths)
+
+
+def gradient(batch: Batch, *, psi: str = "reward_to_go", gamma: float = 1.0, discount: str = "from_start",
+             baseline: str = "none", normalize: bool = False) -> GradientEstimate:
+    """Estimate the policy gradient at ``batch.theta`` from a stored batch (see the estimators' docs)."""
+    check_batch(batch)
+    code = psi_code(psi, discount)
+    gamma = check_gamma(gamma)
+    kind = choice("baseline", baseline, BASELINES)
+    m, horizon, d = batch.features.shape
+    psi_values = np.zeros((m, horizon))
+    est.psi_fill(batch.rewards, batch.lengths, code, gamma, psi_values)
+    b = np.empty((horizon, d))
+    est.baseline_fill(batch.features, batch.left, batch.logits, batch.lengths, psi_values, kind, b)
+    per_episode, grad, fisher = np.empty((m, d)), np.empty(d), np.empty((d, d))
+    advantages = np.zeros((m, horizon, d))
+    est.gradient_accumulate(batch.features, batch.left, batch.logits, batch.lengths, psi_values, b, bool(normalize),
+                        per_episode, grad, advantages)
+    est.fisher_accumulate(batch.features, batch.logits, batch.lengths, fisher)
+    return GradientEstimate(grad, per_episode, fisher, batch.lengths, batch.returns,
+                            batch, advantages)
+
+
+def estimate_gradient(theta, episodes: int, seed: int, *, psi: str = "reward_to_go", gamma: float = 1.0,
+                      discount: str = "from_start", baseline: str = "none", normalize: bool = False,
+                      params: CartPoleParams = DEFAULT_PARAMS, threads: int = 1,
+                      streaming: bool | None = None) -> GradientEstimate:
+    """Roll out a batch and estimate the gradient; streams (stores no trajectory) when it can.
+
+    ``streaming=None`` streams whenever the estimator allows it (baseline "none" or "batch_mean",
+    no normalization); ``True`` requires it; ``False`` stores the batch.
+    """
+    code = psi_code(psi, discount)
+    gamma = check_gamma(gamma)
+    choice("baseline", baseline, BASELINES)
+    can_stream = streamable(baseline, normalize)
+    if streaming and not can_stream:
+        raise ValueError("streaming needs baseline 'none' or 'batch_mean' and normalize=False")
+    if not (can_stream if streaming is None else streaming):
+        batch = rollout(theta, episodes, seed, params=params, threads=threads)
+        return gradient(batch, psi=psi, gamma=gamma, discount=discount, baseline=baseline, normalize=normalize)
+    theta, params, array, states0, key = batch_start(theta, episodes, seed, params)
+    m, d = episodes, theta.shape[0]
+    grads, score_sums, fishers = np.zeros((m, d)), np.zeros((m, d)), np.zeros((m, d, d))
+    lengths, discounted, totals = np.empty(m, dtype=np.int64), np.empty(m), np.empty(m)
+    with numba_threads(check_threads(threads)):
+        stream_batch(theta, states0, key, array, code, gamma, True, np.empty((m, 4), dtype=np.uint64),
+                     np.empty((m, d)), grads, score_sums, fishers, lengths, discounted, totals)
+    if baseline == "batch_mean":
+        grads -= (discounted.sum() / m) * score_sums
+    grad = grads.sum(axis=0) / m
+    return GradientEstimate(grad, grads, fishers.sum(axis=0) / m, lengths, totals)
