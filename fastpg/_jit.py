@@ -33,6 +33,7 @@ typeof = numba.typeof
 get_num_threads = numba.get_num_threads
 set_num_threads = numba.set_num_threads
 max_threads = numba.config.NUMBA_NUM_THREADS  # the most threads set_num_threads accepts
+version = numba.__version__
 
 
 @contextmanager

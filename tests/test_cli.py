@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import random
@@ -9,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -20,9 +23,15 @@ from fastpg.training.loop import train
 QUICK = ["--seed", "3", "--final-episodes", "3", "--quiet"]
 
 
-def fastpg(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "fastpg", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+def fastpg(*args):
+    """Run the CLI in this process: its exit code and what it printed (argparse's exits included)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code
+    return types.SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def test_train_eval_plot_round_trip(tmp_path, capsys):

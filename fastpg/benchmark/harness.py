@@ -39,6 +39,7 @@ import gymnasium as gym
 import numpy as np
 
 from .._jit import get_num_threads, max_threads, set_num_threads
+from .._jit import version as numba_version
 from .._rng import episode_uniforms
 from ..errors import CReferenceUnavailable
 from ..plotting import pyplot, save_png
@@ -98,9 +99,7 @@ def machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         cpu = platform.processor() or "unknown CPU"
-    import numba
-
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, numba {numba.__version__}, "
+    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, numba {numba_version}, "
             f"numpy {np.__version__}, gymnasium {gym.__version__}")
 
 

@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..files import fsync_folder
+
 COLUMNS = (
     "update", "episodes", "steps", "mean_return", "min_return", "max_return", "grad_norm",
     "estimator_variance", "kl", "ess", "lr", "eval_mean_return", "theta", "wall_time",
@@ -46,6 +48,7 @@ class MetricsWriter:
             self.write(row)
         self.sync()
         os.replace(tmp, self.path)
+        fsync_folder(self.path.parent)
 
     def write(self, row: dict[str, Any]) -> None:
         row = {k: _cell(row.get(k)) for k in COLUMNS}
