@@ -8,6 +8,7 @@ machine code instead of compiling it again.
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 
 import numba
@@ -20,13 +21,31 @@ _FLAGS = {"cache": True, "fastmath": False, "nogil": True, "error_model": "numpy
 
 
 def njit(*signatures, **overrides):
-    """``numba.njit`` with fastpg's flags; pass explicit signatures to compile eagerly."""
-    return numba.njit(*signatures, **{**_FLAGS, **overrides})
+    """``numba.njit`` with fastpg's flags; pass explicit signatures to compile eagerly.
+
+    Where no cache folder is writable (neither the package's nor ``$HOME/.cache``, e.g. a read-only
+    install run with ``HOME=/nonexistent``), kernels are compiled without a cache, with a warning.
+    """
+    flags = {**_FLAGS, **overrides}
+    if len(signatures) == 1 and callable(signatures[0]) and not isinstance(signatures[0], (str, types.Type)):
+        return _jit(signatures[0], (), flags)  # used as a bare @njit
+    return lambda function: _jit(function, signatures, flags)
 
 
 def pnjit(*signatures, **overrides):
     """Like :func:`njit`, compiled with ``parallel=True`` so ``prange`` loops run on threads."""
-    return numba.njit(*signatures, **{**_FLAGS, "parallel": True, **overrides})
+    return njit(*signatures, **{"parallel": True, **overrides})
+
+
+def _jit(function, signatures, flags):
+    try:
+        return numba.njit(*signatures, **flags)(function)
+    except RuntimeError as exc:
+        if not flags.get("cache") or "cannot cache" not in str(exc):
+            raise
+        warnings.warn(f"fastpg: no writable cache folder for compiled kernels ({exc}); compiling without a cache "
+                      "(set NUMBA_CACHE_DIR to a writable folder to keep them)", RuntimeWarning, stacklevel=3)
+        return numba.njit(*signatures, **{**flags, "cache": False})(function)
 
 
 typeof = numba.typeof

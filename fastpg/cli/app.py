@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import MissingDependencyError, TrainingError
 from ..training.config import FIELDS, TrainConfig, config_from_dict, load_config, range_text
+from .argtypes import ARG_TYPES, float_arg, int_arg, path_arg
 from .codes import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_MISSING_DEPENDENCY,
                     EXIT_OK)
 from .export import add_export_parser
@@ -48,7 +49,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             continue
         if meta["choices"]:
             text += f" {{{', '.join(meta['choices'])}}}"
-        group.add_argument(flag, dest=f.name, type=type(f.default), default=None, metavar=f.name.upper(),
+        group.add_argument(flag, dest=f.name, type=ARG_TYPES[type(f.default)], default=None, metavar=f.name.upper(),
                            help=text)
 
 
@@ -60,9 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Train a logistic policy with REINFORCE (or a natural gradient) and "
                                             "write a run folder: config.toml, metrics, checkpoint.json, "
                                             "result.json and policy.json.")
-    train.add_argument("--config", type=Path, help="TOML file of training options (flags override it)")
-    train.add_argument("--out", type=Path, help="run folder to create [runs/<date>-<time>]")
-    train.add_argument("--resume", type=Path, metavar="RUN_DIR",
+    train.add_argument("--config", type=path_arg, help="TOML file of training options (flags override it)")
+    train.add_argument("--out", type=path_arg, help="run folder to create [runs/<date>-<time>]")
+    train.add_argument("--resume", type=path_arg, metavar="RUN_DIR",
                        help="continue the unfinished run in RUN_DIR from its last checkpoint, with its saved config")
     train.add_argument("--force", action="store_true", help="replace the run already in --out")
     train.add_argument("--quiet", action="store_true", help="print a one-line summary only, no progress bar")
@@ -72,20 +73,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = commands.add_parser("eval", help="evaluate a policy (a run folder, a policy file, or --theta)",
                              description="Play episodes of a logistic policy and report its returns.")
-    ev.add_argument("source", nargs="?", type=Path, help="run folder or policy file (json, npy, npz, csv)")
+    ev.add_argument("source", nargs="?", type=path_arg, help="run folder or policy file (json, npy, npz, csv)")
     ev.add_argument("--theta", help="comma-separated weights x,x_dot,theta,theta_dot[,bias] instead of SOURCE (write --theta=-1,... "
                          "when the first is negative)")
-    ev.add_argument("--episodes", type=int, default=100, help="episodes to play [100]")
-    ev.add_argument("--seed", type=int, default=0, help="seed of the episodes [0]")
+    ev.add_argument("--episodes", type=int_arg, default=100, help="episodes to play [100]")
+    ev.add_argument("--seed", type=int_arg, default=0, help="seed of the episodes [0]")
     ev.add_argument("--greedy", action="store_true", help="act greedily (left iff theta . s >= 0), not sampled")
     ev.add_argument("--simulator", choices=("gymnasium", "fastpg"), default="gymnasium",
                     help="gymnasium's own CartPole-v1 (Python loop) or fastpg's identical kernels [gymnasium]")
     ev.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     plot = commands.add_parser("plot", help="draw a run's learning curve, or a sweep's comparison (needs matplotlib)")
-    plot.add_argument("run_dir", type=Path, metavar="RUN_DIR_OR_SWEEP",
+    plot.add_argument("run_dir", type=path_arg, metavar="RUN_DIR_OR_SWEEP",
                       help="run folder, or a sweep results file (.jsonl/.csv)")
-    plot.add_argument("--out", type=Path, help="PNG to write [RUN_DIR/learning_curve.png; beside a sweep file]")
+    plot.add_argument("--out", type=path_arg, help="PNG to write [RUN_DIR/learning_curve.png; beside a sweep file]")
 
     add_export_parser(commands)
     add_sweep_parser(commands)
@@ -96,17 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
                                             "comparators measured in the same run.")
     bench.add_argument("--suite", nargs="+", default=None, metavar="SUITE",
                        help="suites to run: env vector batched episode batch latency [all]")
-    bench.add_argument("--num-envs", nargs="+", type=int, default=None, metavar="N",
+    bench.add_argument("--num-envs", nargs="+", type=int_arg, default=None, metavar="N",
                        help="vector env sizes [64 16384]")
-    bench.add_argument("--rounds", type=int, help="interleaved rounds per case [15; --quick: 3]")
-    bench.add_argument("--min-time", type=float, help="seconds per case per round [0.02; --quick: 0.005]")
+    bench.add_argument("--rounds", type=int_arg, help="interleaved rounds per case [15; --quick: 3]")
+    bench.add_argument("--min-time", type=float_arg, help="seconds per case per round [0.02; --quick: 0.005]")
     bench.add_argument("--quick", action="store_true", help="a fast, rough run: 3 rounds, N = 64 and 1024")
-    bench.add_argument("--json", type=Path, help="also write the results as JSON to this file")
-    bench.add_argument("--png", type=Path, help="also draw a bar chart (needs matplotlib)")
+    bench.add_argument("--json", type=path_arg, help="also write the results as JSON to this file")
+    bench.add_argument("--png", type=path_arg, help="also draw a bar chart (needs matplotlib)")
 
     demo = commands.add_parser("demo", help="roll out the simulator and print steps/s against Gymnasium")
-    demo.add_argument("--num-envs", type=int, default=4096, help="environments stepped together [4096]")
-    demo.add_argument("--steps", type=int, default=500, help="vector steps to time [500]")
+    demo.add_argument("--num-envs", type=int_arg, default=4096, help="environments stepped together [4096]")
+    demo.add_argument("--steps", type=int_arg, default=500, help="vector steps to time [500]")
     parser.commands = commands
     return parser
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..export.formats import C_DEFAULTS, DTYPES, FORMATS, fmt_of  # light: the exporters load when run
+from .argtypes import int_arg, path_arg
 from .codes import EXIT_OK
 
 
@@ -15,19 +16,19 @@ def add_export_parser(commands) -> argparse.ArgumentParser:
         "export", help="write a policy as json, npy, npz, csv or a C header",
         description="Write the policy of a finished run folder or a policy file (json, npy, npz, csv) as JSON "
                     "with its metadata, plain arrays, or a C99 header (float, double, or Q16.16 fixed point).")
-    export.add_argument("source", type=Path, help="finished run folder, or a policy file (json, npy, npz, csv)")
-    export.add_argument("--out", type=Path, required=True, help="file to write")
+    export.add_argument("source", type=path_arg, help="finished run folder, or a policy file (json, npy, npz, csv)")
+    export.add_argument("--out", type=path_arg, required=True, help="file to write")
     export.add_argument("--format", choices=FORMATS, help="output format [from --out's suffix: .json .npy .npz "
                                                           ".csv, .h for c]")
     export.add_argument("--dtype", choices=DTYPES, default="float64",
                         help="precision of the numbers written; float32 for a C 'float' header [float64]")
     c = export.add_argument_group("C headers (c, c-fixed)")
     c.add_argument("--prefix", help=f"prefix of every C name, so policies can coexist [{C_DEFAULTS['prefix']}]")
-    c.add_argument("--test-vectors", type=int, help=f"test vectors in the header, 0 for none "
+    c.add_argument("--test-vectors", type=int_arg, help=f"test vectors in the header, 0 for none "
                                                     f"[{C_DEFAULTS['test_vectors']}]")
-    c.add_argument("--episodes", type=int, help="sampled episodes the test vectors and the disagreement count "
+    c.add_argument("--episodes", type=int_arg, help="sampled episodes the test vectors and the disagreement count "
                                                 f"come from [{C_DEFAULTS['episodes']}]")
-    c.add_argument("--seed", type=int, help=f"seed of those episodes [{C_DEFAULTS['seed']}]")
+    c.add_argument("--seed", type=int_arg, help=f"seed of those episodes [{C_DEFAULTS['seed']}]")
     return export
 
 

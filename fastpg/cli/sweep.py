@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..sweeps.spec import BACKENDS, format_point, load_sweep  # light: the sweep itself is imported when run
+from .argtypes import int_arg, path_arg
 from .codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 _FLAGS = ("backend", "workers", "address", "out", "seeds", "chunk_size", "retries")
 EXAMPLE = """example SWEEP.toml:
@@ -40,15 +41,15 @@ def add_sweep_parser(commands) -> argparse.ArgumentParser:
                     "CSV file as it finishes; re-running skips the runs the file already holds. Prints a summary "
                     "per grid point and writes it to NAME.summary.csv.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sweep.add_argument("sweep_file", type=Path, metavar="SWEEP.toml", help="the sweep: base, grid, seeds, ...")
+    sweep.add_argument("sweep_file", type=path_arg, metavar="SWEEP.toml", help="the sweep: base, grid, seeds, ...")
     sweep.add_argument("--backend", choices=BACKENDS, help="where the runs go [joblib]")
-    sweep.add_argument("--workers", type=int, help="worker processes [one per core, or the cluster's size]")
+    sweep.add_argument("--workers", type=int_arg, help="worker processes [one per core, or the cluster's size]")
     sweep.add_argument("--address", help="an existing Dask scheduler (tcp://host:8786) or Ray cluster (ray://host:10001,"
                                          " auto) [start a local one]")
-    sweep.add_argument("--out", type=Path, help="results file, .jsonl or .csv [SWEEP.jsonl beside SWEEP.toml]")
+    sweep.add_argument("--out", type=path_arg, help="results file, .jsonl or .csv [SWEEP.jsonl beside SWEEP.toml]")
     sweep.add_argument("--seeds", help='seeds, e.g. "0-19" or "0,5,7-9"')
-    sweep.add_argument("--chunk-size", type=int, help="runs per task [automatic, at most 16]")
-    sweep.add_argument("--retries", type=int, help="re-runs of a run whose worker died, alone [1]")
+    sweep.add_argument("--chunk-size", type=int_arg, help="runs per task [automatic, at most 16]")
+    sweep.add_argument("--retries", type=int_arg, help="re-runs of a run whose worker died, alone [1]")
     sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override an entry of the file, VALUE in TOML: --set base.max_episodes=500 "
                             "--set 'grid.lr=[0.5, 1.0]' --set seeds=0-99")
