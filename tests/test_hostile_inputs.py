@@ -40,7 +40,7 @@ def test_a_tampered_batch_never_reaches_a_kernel(lengths):
 def test_a_batch_with_other_shapes_or_dtypes_is_refused():
     batch = engine.rollout(THETA, 2, 0)
     for field, value in (("features", batch.features[:, :, :3].copy()), ("left", batch.left.astype(np.int8)),
-                         ("logits", batch.logits[:, ::2]), ("rewards", batch.rewards.astype(np.float32)),
+                         ("logits", batch.logits[:, ::2]), ("rewards", np.zeros(batch.rewards.shape, np.float32)),
                          ("theta", np.zeros(5))):
         with pytest.raises(ValueError):
             dataclasses.replace(batch, **{field: value})
@@ -129,3 +129,24 @@ def test_kernels_compile_without_a_writable_cache_folder():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1.0", "True"]
+
+
+@pytest.mark.parametrize("edit", ["lr = 2.0", "seed = 9", "batch_size = 8", "gamma = 0.99", "reuse_batches = 1",
+                                  "other run's checkpoint"])
+def test_resume_refuses_a_checkpoint_that_does_not_belong_to_the_config(tmp_path, edit, capsys):
+    options = ["--seed", "3", "--no-stop-at-solve", "--max-episodes", "40", "--checkpoint-every", "2",
+               "--final-episodes", "0", "--quiet"]
+    run, other = tmp_path / "run", tmp_path / "other"
+    for folder, extra in ((run, []), (other, ["--lr", "0.5"])):
+        assert main(["train", "--out", str(folder), *options, *extra]) == 0
+        (folder / "result.json").unlink()  # as if killed after its last checkpoint
+        (folder / "policy.json").unlink()
+    if edit == "other run's checkpoint":
+        (run / "checkpoint.json").write_bytes((other / "checkpoint.json").read_bytes())
+    else:
+        key = edit.split(" = ")[0]
+        lines = [edit if line.startswith(key + " ") else line for line in (run / "config.toml").read_text().splitlines()]
+        (run / "config.toml").write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--quiet"]) == 2
+    assert "resume refused" in capsys.readouterr().err and not (run / "result.json").exists()

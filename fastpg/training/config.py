@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import math
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -120,6 +121,11 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in fields(TrainConfig)}
+
+
+def config_hash(config: TrainConfig) -> str:
+    """SHA-256 of the config's TOML text: binds a checkpoint to the config it was written with."""
+    return hashlib.sha256(config.to_toml().encode()).hexdigest()
 
 
 def check_keys(values: dict[str, Any]) -> None:

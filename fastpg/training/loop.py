@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TrainingError
+from ..errors import RunFolderError, TrainingError
 from ..export.policy_io import save_policy
 from ..files import write_json
 from ..pg import engine
@@ -27,7 +27,7 @@ from ..pg.natural import natural_step
 from ..pg.offpolicy import importance_weights, reweighted_gradient
 from ..pg.optim import SGD, Adam, learning_rate
 from ..pg.options import streamable
-from .config import TrainConfig
+from .config import TrainConfig, config_hash
 from .metrics import MetricsWriter
 from .progress import ProgressBar
 from .runs import (CHECKPOINT_FILE, CHECKPOINT_FORMAT, POLICY_FILE, RESULT_FILE, metrics_path, policy_metadata,
@@ -118,6 +118,9 @@ def _estimate(config: TrainConfig, theta: np.ndarray, update: int, params) -> en
 
 def _restore(config: TrainConfig, checkpoint: dict[str, Any], params) -> _State:
     """The state a checkpoint describes; reused batches are re-simulated (same seeds, same θ: same bits)."""
+    if checkpoint.get("config_sha256") != config_hash(config):
+        raise RunFolderError("the checkpoint was not written with this run's config.toml (it was edited, or the "
+                             "checkpoint comes from another run); resume refused: start a new run instead")
     try:
         theta = np.array(checkpoint["theta"], dtype=np.float64)
         if theta.shape != (5 if config.bias else 4,) or not np.isfinite(theta).all():
@@ -233,7 +236,7 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
     def save() -> None:
         if run_dir is not None:
             metrics.sync()
-            write_json(run_dir / CHECKPOINT_FILE, state.to_checkpoint())
+            write_json(run_dir / CHECKPOINT_FILE, {**state.to_checkpoint(), "config_sha256": config_hash(config)})
 
     load_start = time.perf_counter()
     _estimate(config.replace(batch_size=1), state.theta, 0, params)  # load (or compile) the kernels untimed
