@@ -109,6 +109,9 @@ class CartPoleVectorEnv(VectorEnv):
                               "reset(options={'reset_mask': mask}) before stepping (autoreset is disabled)")
         resets = self._no_resets
         if self._num_done and mode is AutoresetMode.NEXT_STEP:
+            # Validate before drawing: a rejected step must not consume the reset draws.
+            if not ((actions == 0) | (actions == 1)).all():
+                raise InvalidActionError(f"{actions!r} invalid: CartPole actions are 0 (left) or 1 (right)")
             resets = self.np_random.uniform(low=self.low, high=self.high, size=(4, self._num_done))
         n = self.num_envs
         obs, rewards = np.empty((n, 4), dtype=np.float32), np.empty(n, dtype=np.float32)
