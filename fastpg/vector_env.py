@@ -10,7 +10,7 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ._vector import vector_reset_rows, vector_step
+from ._vector import actions_valid, vector_reset_rows, vector_step
 from .env import Constant, PhysicsAttributes, gymnasium_dynamics, observation_space, reset_bounds
 from .errors import InvalidActionError
 from .params import make_params
@@ -172,7 +172,6 @@ class CartPoleVectorEnv(PhysicsAttributes, VectorEnv):
         if state.dtype != np.float64:
             return False
         self._states[:] = state.T
-        self._state_obj = None
         return True
 
     def _check_actions(self, actions: Any) -> np.ndarray:
@@ -190,6 +189,27 @@ class CartPoleVectorEnv(PhysicsAttributes, VectorEnv):
         if actions.__class__ is not np.ndarray or actions.dtype != np.int64 or actions.shape != (self.num_envs,) \
                 or not actions.flags.c_contiguous:
             actions = self._check_actions(actions)
+        if self._num_done or self._slow or self._state_obj is not None or self._prev_done_obj is not None:
+            return self._step_checked(actions)
+        n = self.num_envs
+        obs, rewards = np.empty((n, 4), dtype=np.float32), np.empty(n, dtype=np.float32)
+        terminated, truncated = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.bool_)
+        try:  # the kernel checks the actions before it changes anything
+            self._num_done = vector_step(self._states, actions, self._steps, self._done, self._no_resets,
+                                         self._params_array, obs, rewards, terminated, truncated)
+        except ValueError:
+            raise InvalidActionError(f"{actions!r} invalid: CartPole actions are 0 (left) or 1 (right)") from None
+        if self._num_done and self.autoreset_mode is AutoresetMode.SAME_STEP:
+            return obs, rewards, terminated, truncated, self._reset_finished(obs)
+        return obs, rewards, terminated, truncated, {}
+
+    def _step_checked(self, actions: np.ndarray):
+        """A step that resets finished envs, or follows a change to ``state``, ``prev_done`` or a constant.
+
+        The actions are checked first, so that a rejected step changes nothing and draws nothing.
+        """
+        if not actions_valid(actions):
+            raise InvalidActionError(f"{actions!r} invalid: CartPole actions are 0 (left) or 1 (right)")
         if self._prev_done_obj is not None:
             self._load_prev_done()
         mode = self.autoreset_mode
@@ -197,24 +217,18 @@ class CartPoleVectorEnv(PhysicsAttributes, VectorEnv):
             raise ResetNeeded(f"envs {np.flatnonzero(self._done).tolist()} have finished; reset them with "
                               "reset(options={'reset_mask': mask}) before stepping (autoreset is disabled)")
         resets = self._no_resets
-        slow = self._slow or (self._state_obj is not None and not self._load(self._state_obj))
-        if (self._num_done and mode is AutoresetMode.NEXT_STEP) or slow:
-            # Validate before drawing: a rejected step must not consume the reset draws.
-            if not ((actions == 0) | (actions == 1)).all():
-                raise InvalidActionError(f"{actions!r} invalid: CartPole actions are 0 (left) or 1 (right)")
-            if self._num_done and mode is AutoresetMode.NEXT_STEP:
-                resets = self.np_random.uniform(low=self.low, high=self.high, size=(4, self._num_done))
-        if slow:
+        if self._num_done and mode is AutoresetMode.NEXT_STEP:
+            resets = self.np_random.uniform(low=self.low, high=self.high, size=(4, self._num_done))
+        state = self._state_obj
+        if self._slow or (state is not None and not self._load(state)):
             obs, rewards, terminated, truncated = self._step_gymnasium(actions, resets)
         else:
+            self._state_obj = None
             n = self.num_envs
             obs, rewards = np.empty((n, 4), dtype=np.float32), np.empty(n, dtype=np.float32)
             terminated, truncated = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.bool_)
-            try:
-                self._num_done = vector_step(self._states, actions, self._steps, self._done, resets,
-                                             self._params_array, obs, rewards, terminated, truncated)
-            except ValueError:
-                raise InvalidActionError(f"{actions!r} invalid: CartPole actions are 0 (left) or 1 (right)") from None
+            self._num_done = vector_step(self._states, actions, self._steps, self._done, resets,
+                                         self._params_array, obs, rewards, terminated, truncated)
         infos: dict[str, Any] = {}
         if self._num_done and mode is AutoresetMode.SAME_STEP:
             infos = self._reset_finished(obs)
@@ -260,6 +274,7 @@ class CartPoleVectorEnv(PhysicsAttributes, VectorEnv):
         and write their observations into ``obs``; the others are left as they are."""
         state = self._state_obj
         if state is None or self._load(state):
+            self._state_obj = None
             vector_reset_rows(self._states, self._steps, mask, draws, obs)
         else:  # a state that is not float64: as Gymnasium assigns into it
             state[:, mask] = draws

@@ -126,6 +126,24 @@ def test_state_semantics_as_gymnasium():
     assert saved[id(ours)][3, 2] == 0.5
 
 
+def test_a_rejected_step_changes_nothing():
+    """As Gymnasium's action assertion: ``state`` and ``prev_done`` stay the very objects they were, unchanged."""
+    from fastpg.errors import InvalidActionError
+
+    ours, theirs = make_vec_pair(2)
+    reset_both(ours, theirs, 8)
+    while not ours.unwrapped.prev_done.any():
+        run_both(ours, theirs, 1, 8, "before", read_every=1)
+    state, done, steps = ours.unwrapped.state, ours.unwrapped.prev_done, ours.unwrapped.steps
+    kept = state.copy(), done.copy(), steps.copy()
+    with pytest.raises(InvalidActionError):
+        ours.step(np.array([2, 0]))
+    assert ours.unwrapped.state is state and ours.unwrapped.prev_done is done and ours.unwrapped.steps is steps
+    for now, before in zip((state, done, steps), kept):
+        assert_bitwise(now, before, "after a rejected step")
+    run_both(ours, theirs, 30, 9, "after a rejected step", read_every=1)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
 def test_state_of_any_dtype_steps_as_in_gymnasium(dtype):
     """A float32 state makes Gymnasium's vector env run in float32 until reset: so does fastpg's."""
