@@ -73,6 +73,7 @@ def random_actions(seed, n=300):
     return [int(a) for a in np.random.default_rng(seed).integers(0, 2, n)]
 
 
+@pytest.mark.nojit
 def test_attributes_read_as_gymnasium():
     ours, theirs = make_pair()
     for name in (*CONSTANTS, "kinematics_integrator", "steps_beyond_terminated", "state", "render_mode"):
@@ -114,6 +115,7 @@ def test_switching_the_integrator_mid_episode(integrator):
     assert ours.unwrapped.kinematics_integrator == integrator
 
 
+@pytest.mark.nojit
 def test_unknown_integrator_is_rejected_unlike_gymnasium():
     """A deliberate difference (README): Gymnasium takes any name but "euler" as semi-implicit Euler."""
     ours, theirs = make_pair()
@@ -170,6 +172,7 @@ def test_random_constants_and_states_match_gymnasium(constants, state, actions, 
     run_both(ours, theirs, actions, "random constants", read_state_every=3)
 
 
+@pytest.mark.nojit
 def test_state_is_none_before_the_first_reset():
     ours, theirs = make_pair()
     assert ours.unwrapped.state is None and theirs.unwrapped.state is None
@@ -177,6 +180,7 @@ def test_state_is_none_before_the_first_reset():
         ours.step(0)
 
 
+@pytest.mark.nojit
 def test_a_saved_state_keeps_its_values_and_restores():
     ours, theirs = make_pair()
     reset_both(ours, theirs, 7)
@@ -192,6 +196,7 @@ def test_a_saved_state_keeps_its_values_and_restores():
         assert_bitwise(saved_ours, kept, "saved state after restoring and stepping")
 
 
+@pytest.mark.nojit
 def test_state_identity_and_in_place_changes_as_in_gymnasium():
     ours, theirs = make_pair()
     reset_both(ours, theirs, 8)
@@ -224,6 +229,7 @@ STATES = {
 }
 
 
+@pytest.mark.nojit
 @pytest.mark.parametrize("kind", list(STATES))
 def test_state_accepts_what_gymnasium_accepts(kind):
     ours, theirs = make_pair()
@@ -233,6 +239,7 @@ def test_state_accepts_what_gymnasium_accepts(kind):
     run_both(ours, theirs, random_actions(9, 60), kind, read_state_every=1)
 
 
+@pytest.mark.nojit
 def test_restoring_a_state_after_termination_continues_as_in_gymnasium():
     """Stepping after termination raises ResetNeeded unless a state is assigned; then Gymnasium's bookkeeping."""
     for sutton_barto in (False, True):

@@ -71,6 +71,7 @@ def reset_both(ours, theirs, seed):
     assert_bitwise(ours.reset(seed=seed)[0], theirs.reset(seed=seed)[0], f"reset, seed {seed}")
 
 
+@pytest.mark.nojit
 def test_attributes_read_as_gymnasium():
     ours, theirs = make_vec_pair(max_episode_steps=60)
     for name in (*CONSTANTS, "max_episode_steps", "kinematics_integrator", "low", "high", "steps_beyond_terminated",
@@ -109,6 +110,7 @@ def test_kinematics_integrator_attribute_switches_the_vector_env():
         ours.unwrapped.kinematics_integrator = "semi-implicit"
 
 
+@pytest.mark.nojit
 def test_state_semantics_as_gymnasium():
     ours, theirs = make_vec_pair()
     reset_both(ours, theirs, 4)
@@ -126,6 +128,7 @@ def test_state_semantics_as_gymnasium():
     assert saved[id(ours)][3, 2] == 0.5
 
 
+@pytest.mark.nojit
 def test_a_rejected_step_changes_nothing():
     """As Gymnasium's action assertion: ``state`` and ``prev_done`` stay the very objects they were, unchanged."""
     from fastpg.errors import InvalidActionError
@@ -157,6 +160,7 @@ def test_state_of_any_dtype_steps_as_in_gymnasium(dtype):
     run_both(ours, theirs, 50, 6, "after reset", read_every=3)
 
 
+@pytest.mark.nojit
 def test_prev_done_and_steps_as_in_gymnasium():
     ours, theirs = make_vec_pair(max_episode_steps=50)
     reset_both(ours, theirs, 7)

@@ -187,6 +187,7 @@ def test_render_matches_gymnasium():
     theirs.close()
 
 
+@pytest.mark.nojit
 def test_rejected_step_after_an_env_finished_draws_nothing():
     """An invalid action is rejected before the autoreset draws, so later steps stay Gymnasium's."""
     ours = make_vec("fastpg/CartPole-v1", 2)
