@@ -161,7 +161,7 @@ class PhysicsAttributes:
     @property
     def _sutton_barto_reward(self) -> bool:
         """Gymnasium's (private) reward flag: 0 per step and -1 on termination when true."""
-        return self._params_array[SUTTON_BARTO_REWARD] != 0.0
+        return bool(self._params_array[SUTTON_BARTO_REWARD] != 0.0)
 
     @_sutton_barto_reward.setter
     def _sutton_barto_reward(self, value: bool) -> None:

@@ -127,7 +127,7 @@ class CartPoleVectorEnv(PhysicsAttributes, VectorEnv):
     def states(self) -> np.ndarray | None:
         """The state as float64[N, 4] (env per row), a copy; ``state`` is Gymnasium's (4, N) layout."""
         state = self.state
-        return None if state is None else np.array(state.T, dtype=np.float64)
+        return None if state is None else np.array(state.T, dtype=np.float64, order="C")
 
     @property
     def steps(self) -> np.ndarray:
@@ -145,10 +145,11 @@ class CartPoleVectorEnv(PhysicsAttributes, VectorEnv):
 
     @property
     def prev_done(self) -> Any:
-        """bool[N]: the envs that finished on the last step, which the next step resets (``NEXT_STEP``).
+        """bool[N]: the envs that finished on the last step, which the next step resets.
 
         A new array after every step, as Gymnasium's; what is assigned (or changed in place) is
-        what the next step goes by.
+        what the next step goes by. With ``SAME_STEP`` it is all False after a step (finished envs
+        were reset at once); with ``DISABLED`` the next step raises while any is set.
         """
         obj = self._prev_done_obj
         if obj is None:
@@ -217,7 +218,7 @@ class CartPoleVectorEnv(PhysicsAttributes, VectorEnv):
             raise ResetNeeded(f"envs {np.flatnonzero(self._done).tolist()} have finished; reset them with "
                               "reset(options={'reset_mask': mask}) before stepping (autoreset is disabled)")
         resets = self._no_resets
-        if self._num_done and mode is AutoresetMode.NEXT_STEP:
+        if self._num_done:  # NEXT_STEP's autoreset, or envs flagged by assigning prev_done in SAME_STEP mode
             resets = self.np_random.uniform(low=self.low, high=self.high, size=(4, self._num_done))
         state = self._state_obj
         if self._slow or (state is not None and not self._load(state)):
@@ -258,7 +259,7 @@ class CartPoleVectorEnv(PhysicsAttributes, VectorEnv):
             rewards = -np.array(terminated, dtype=np.float32)
         else:
             rewards = np.ones_like(terminated, dtype=np.float32)
-        done = self._done  # NEXT_STEP: the envs to reset, one column of ``resets`` each; else none
+        done = self._done  # the envs to reset (prev_done), one column of ``resets`` each
         state[:, done] = resets
         steps[done] = 0
         rewards[done] = 0.0

@@ -273,3 +273,16 @@ def test_module_qualified_id_in_spawned_workers():
                                                                   os.environ.get("PYTHONPATH")) if p))
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+@pytest.mark.nojit
+def test_prev_done_assigned_in_same_step_mode_resets_those_envs():
+    envs = gym.make_vec("fastpg/CartPole-v1", num_envs=3, vectorization_mode="vector_entry_point",
+                        autoreset_mode="same_step")
+    envs.reset(seed=0)
+    envs.step(np.array([1, 1, 1]))
+    envs.unwrapped.prev_done = np.array([False, True, False])
+    obs, rewards, terminated, truncated, infos = envs.step(np.array([1, 1, 1]))
+    assert envs.unwrapped.steps.tolist() == [2, 0, 2] and rewards.tolist() == [1.0, 0.0, 1.0] and infos == {}
+    assert_bitwise(obs, envs.unwrapped.state.T.astype(np.float32), "obs")
+    assert np.abs(envs.unwrapped.state[:, 1]).max() <= 0.05
