@@ -134,10 +134,11 @@ class PhysicsAttributes:
         for name, value in self._constants.items():
             if name == "kinematics_integrator":
                 continue
-            if is_plain(value):
-                array[self._index(name)] = float(value)
-            else:
+            if not is_plain(value):
                 slow = True
+                if not isinstance(value, (int, float, np.integer, np.floating)):
+                    continue  # e.g. a per-env array: only Gymnasium's arithmetic uses it
+            array[self._index(name)] = float(value)  # for a non-plain scalar, only what ``params`` shows
         self._slow = slow
 
     @staticmethod
@@ -173,12 +174,16 @@ class PhysicsAttributes:
 
     @property
     def params(self) -> CartPoleParams:
-        """The parameters the kernels step with (float64), as a ``CartPoleParams``; read-only: set the attributes."""
+        """The constants as floats in a ``CartPoleParams`` (what the kernels step with); read-only: set the attributes.
+
+        While some constant is not a plain float (see :func:`is_plain`), steps use the attribute
+        values themselves, and a per-env array of values shows here as the last scalar value.
+        """
         values = [float(v) for v in self._params_array]
         values[INTEGRATOR] = int(values[INTEGRATOR])
         values[SUTTON_BARTO_REWARD] = bool(values[SUTTON_BARTO_REWARD])
         steps = values[MAX_EPISODE_STEPS]
-        values[MAX_EPISODE_STEPS] = int(steps) if math.isfinite(steps) else steps
+        values[MAX_EPISODE_STEPS] = int(steps) if steps.is_integer() else steps
         return CartPoleParams._make(values)
 
 
