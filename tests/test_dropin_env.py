@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.error import ResetNeeded
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import fastpg  # noqa: F401  (registers the envs)
@@ -163,6 +163,8 @@ def test_wrapper_attr_and_sync_vector_env_attr_access():
 )
 def test_random_constants_and_states_match_gymnasium(constants, state, actions, seed):
     """Domain randomization: any constants and any starting state give Gymnasium's numbers."""
+    # A pole heavier than the whole system can zero Gymnasium's denominator (it then warns; fastpg does not).
+    assume(constants["masspole"] < constants["total_mass"])
     ours, theirs = make_pair(disable_env_checker=True)  # observations may leave the space made for the defaults
     reset_both(ours, theirs, seed)
     for env in (ours, theirs):
