@@ -148,15 +148,18 @@ def test_wrapper_attr_and_sync_vector_env_attr_access():
             assert_bitwise(a, b, f"SyncVectorEnv step {t}")
 
 
+RANDOM_CONSTANTS = st.fixed_dictionaries({
+    "gravity": st.floats(0, 30), "masscart": st.floats(0.01, 5), "masspole": st.floats(0.01, 2),
+    "total_mass": st.floats(0.05, 6), "length": st.floats(0.05, 3), "polemass_length": st.floats(0.001, 3),
+    "force_mag": st.floats(0, 50) | st.integers(0, 50), "tau": st.floats(0.001, 0.1),
+    "theta_threshold_radians": st.floats(0.01, 1.5), "x_threshold": st.floats(0.1, 10),
+    "kinematics_integrator": st.sampled_from(["euler", "semi-implicit euler"]),
+})
+
+
 @settings(max_examples=150, deadline=None)
 @given(
-    constants=st.fixed_dictionaries({
-        "gravity": st.floats(0, 30), "masscart": st.floats(0.01, 5), "masspole": st.floats(0.01, 2),
-        "total_mass": st.floats(0.05, 6), "length": st.floats(0.05, 3), "polemass_length": st.floats(0.001, 3),
-        "force_mag": st.floats(0, 50) | st.integers(0, 50), "tau": st.floats(0.001, 0.1),
-        "theta_threshold_radians": st.floats(0.01, 1.5), "x_threshold": st.floats(0.1, 10),
-        "kinematics_integrator": st.sampled_from(["euler", "semi-implicit euler"]),
-    }),
+    constants=RANDOM_CONSTANTS,
     state=st.lists(st.floats(-0.2, 0.2), min_size=4, max_size=4),
     actions=st.lists(st.integers(0, 1), min_size=1, max_size=30),
     seed=st.integers(0, 2**32 - 1),

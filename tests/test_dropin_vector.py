@@ -12,12 +12,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.error import ResetNeeded
-from gymnasium.vector import AutoresetMode
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import fastpg  # noqa: F401  (registers the envs)
 
 from .conftest import assert_bitwise
-from .test_dropin_env import CONSTANTS, NEW_VALUES
+from .test_dropin_env import CONSTANTS, NEW_VALUES, RANDOM_CONSTANTS
 
 N = 6
 # Each constant as a plain float, as a np.float32 and as a per-env array (Gymnasium's arithmetic broadcasts it).
@@ -97,6 +98,19 @@ def test_setting_a_constant_takes_effect_as_in_gymnasium(name, value, integrator
     setattr(theirs.unwrapped, name, value)
     assert getattr(ours.unwrapped, name) is value
     assert run_both(ours, theirs, 300, len(name), f"{name}={value!r}") > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(constants=RANDOM_CONSTANTS, max_steps=st.integers(1, 40) | st.floats(0.5, 40), seed=st.integers(0, 2**32 - 1))
+def test_random_constants_match_gymnasium(constants, max_steps, seed):
+    """Domain randomization on the vector env: any constants give Gymnasium's numbers."""
+    assume(constants["masspole"] < constants["total_mass"])  # else Gymnasium may divide by zero (and warn)
+    ours, theirs = make_vec_pair()
+    reset_both(ours, theirs, seed)
+    for env in (ours, theirs):
+        for name, value in {**constants, "max_episode_steps": max_steps}.items():
+            setattr(env.unwrapped, name, value)
+    run_both(ours, theirs, 40, seed, "random constants", read_every=4)
 
 
 def test_kinematics_integrator_attribute_switches_the_vector_env():
