@@ -185,3 +185,24 @@ def test_render_matches_gymnasium():
         np.testing.assert_array_equal(a, b)
     ours.close()
     theirs.close()
+
+
+@pytest.mark.nojit
+def test_rejected_step_after_an_env_finished_draws_nothing():
+    """An invalid action is rejected before the autoreset draws, so later steps stay Gymnasium's."""
+    ours = make_vec("fastpg/CartPole-v1", 2)
+    theirs = make_vec("CartPole-v1", 2)
+    assert_bitwise(ours.reset(seed=5)[0], theirs.reset(seed=5)[0], "reset obs")
+    finished = np.zeros(2, dtype=bool)
+    while not finished.any():
+        result = ours.step(np.array([1, 0]))
+        assert_same_step(result, theirs.step(np.array([1, 0])), "before")
+        finished = result[2] | result[3]
+    state = ours.unwrapped.states.copy()
+    for bad in ([2, 0], np.array([0, 3]), np.array([-1, 1])):
+        with pytest.raises(InvalidActionError):
+            ours.step(bad)
+    assert_bitwise(ours.unwrapped.states, state, "state after rejected steps")
+    for t in range(60):
+        actions = np.array([t % 2, 1])
+        assert_same_step(ours.step(actions), theirs.step(actions), f"step {t} after the rejected ones")

@@ -95,3 +95,12 @@ def vector_reset_rows(states, steps, mask, resets, obs_out):
                 obs_out[i, c] = states[i, c]
             j += 1
             steps[i] = 0
+
+
+@njit(types.boolean(types.int64[::1]))
+def actions_valid(actions):
+    """True if every action is 0 or 1 (checked before a step draws its autoreset states)."""
+    for i in range(actions.shape[0]):
+        if actions[i] != 0 and actions[i] != 1:
+            return False
+    return True
