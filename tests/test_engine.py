@@ -144,3 +144,43 @@ def test_reweighting_a_batch_at_its_own_theta_gives_its_own_estimate(baseline, n
     weights = importance_weights(estimate.batch, THETA * 0.3, self_normalize=True)
     again = reweighted_gradient(estimate.batch, estimate.advantages, THETA * 0.3, weights)
     np.testing.assert_allclose(again, estimate.grad, rtol=1e-12, atol=1e-12 * np.abs(estimate.grad).max())
+
+
+@pytest.mark.parametrize(("psi", "discount", "baseline", "normalize"), ESTIMATORS)
+@pytest.mark.parametrize("per_decision", [False, True])
+def test_offpolicy_gradient_at_its_own_theta_gives_its_own_estimate(psi, discount, baseline, normalize, per_decision):
+    from fastpg.pg.offpolicy import importance_weights, offpolicy_gradient
+
+    kwargs = {"psi": psi, "discount": discount, "gamma": 0.95, "baseline": baseline, "normalize": normalize}
+    estimate = engine.estimate_gradient(THETA * 0.3, 6, 7, streaming=False, **kwargs)
+    weights = importance_weights(estimate.batch, THETA * 0.3, per_decision=per_decision, self_normalize=True)
+    again = offpolicy_gradient(estimate.batch, THETA * 0.3, weights, **kwargs)
+    np.testing.assert_allclose(again, estimate.grad, rtol=1e-11, atol=1e-11 * np.abs(estimate.grad).max())
+
+
+@pytest.mark.parametrize("baseline", ["per_timestep", "optimal_per_timestep"])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_offpolicy_gradient_matches_a_per_reward_reference(baseline, normalize):
+    """Per decision: sum_t s^new_t c (sum_t' rho_{0:t'} r_t' - rho_{0:t} (b_t + mu)), straight from the definition."""
+    from fastpg.pg.offpolicy import importance_weights, offpolicy_gradient
+
+    theta_new = BALANCING + np.array([0.1, -0.2, 0.5, 0.3])
+    estimate = engine.estimate_gradient(BALANCING, 4, 11, baseline=baseline, normalize=normalize, streaming=False)
+    batch = estimate.batch
+    weights = importance_weights(batch, theta_new, per_decision=True)
+    got = offpolicy_gradient(batch, theta_new, weights, baseline=baseline, normalize=normalize)
+    m, _, d = batch.features.shape
+    raw = engine.gradient(batch, baseline=baseline).advantages  # Psi - b, unnormalized
+    steps = np.concatenate([raw[i, :n] for i, n in enumerate(batch.lengths)])
+    mu, c = (steps.mean(axis=0), 1.0 / (steps.std(axis=0) + 1e-8)) if normalize else (np.zeros(d), np.ones(d))
+    expected = np.zeros(d)
+    for i in range(m):
+        n = batch.lengths[i]
+        w, r = weights.per_step[i, :n], batch.rewards[i, :n]
+        psis = np.cumsum(r[::-1])[::-1]
+        for t in range(n):
+            s_new = ref.score(theta_new, batch.features[i, t], batch.left[i, t])
+            b = psis[t] - raw[i, t]
+            expected += s_new * c * (float(w[t:] @ r[t:]) - w[t] * (b + mu))
+    expected /= m
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())
