@@ -106,18 +106,37 @@ def baseline_fill(features, left, logits, lengths, psi_values, kind, out):
 
 @njit(inline="always")
 def _standardization(lengths, psi_values, baseline, k, normalize):
-    """(shift, scale) that standardize parameter k's advantages A = Psi - b over the batch's steps: (0, 1) if not asked."""
+    """(shift, scale) that standardize parameter k's advantages A = Psi - b over the batch's steps: (0, 1) if not asked.
+
+    A = (A - mean) * scale with scale = 1 / (std + 1e-8), the std taken in two passes (no
+    cancellation of E[A^2] - mean^2). A spread that is zero up to rounding gives scale = 0, so every
+    normalized advantage and the gradient are exactly 0 instead of rounding noise divided by 1e-8
+    (e.g. every episode truncated, with a per-timestep baseline). Tolerance: each A is a difference
+    of Psi (a sum of at most T = 500 rewards) and b (an average over at most m episodes), both exact
+    to a few hundred ulps of their magnitude M = max |Psi| + |b| (~1e-13 M), and the two-pass std
+    of equal values is within ~count ulps of |mean| <= M; genuine spreads between CartPole episodes
+    are whole discounted rewards, many orders larger. So std <= 1e-12 max(1, M) means "no spread".
+    """
     if not normalize:
         return 0.0, 1.0
-    total, total_sq, count = 0.0, 0.0, 0
+    total, magnitude, count = 0.0, 0.0, 0
     for i in range(psi_values.shape[0]):
         for t in range(lengths[i]):
-            a = psi_values[i, t] - baseline[t, k]
-            total += a
-            total_sq += a * a
+            total += psi_values[i, t] - baseline[t, k]
+            magnitude = max(magnitude, abs(psi_values[i, t]) + abs(baseline[t, k]))
             count += 1
+    if count == 0:
+        return 0.0, 0.0
     shift = total / count
-    return shift, 1.0 / (math.sqrt(max(total_sq / count - shift * shift, 0.0)) + 1e-8)
+    total_sq = 0.0
+    for i in range(psi_values.shape[0]):
+        for t in range(lengths[i]):
+            a = psi_values[i, t] - baseline[t, k] - shift
+            total_sq += a * a
+    std = math.sqrt(total_sq / count)
+    if std <= 1e-12 * max(1.0, magnitude):
+        return shift, 0.0
+    return shift, 1.0 / (std + 1e-8)
 
 
 @njit
@@ -133,7 +152,8 @@ def gradient_accumulate(features, left, logits, lengths, psi_values, baseline, n
 
     Writes per_episode[i, k] = sum_t s_{i,t,k} A_{i,t,k} (float64[m, d]) and grad = mean over i
     (float64[d], summed in episode order). With ``normalize`` the advantages A = Psi - b are
-    standardized per parameter over all steps of the batch: (A - mean) / (std + 1e-8). Writes the
+    standardized per parameter over all steps of the batch: (A - mean) / (std + 1e-8), and all 0 if the
+    spread is zero up to rounding (see ``_standardization``). Writes the
     advantages used, A[i, t, k], into ``advantages`` (float64[m, T, d]) for off-policy reuse.
     """
     m, horizon, d = features.shape
