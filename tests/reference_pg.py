@@ -132,6 +132,9 @@ def batch_gradient(theta, episodes, psi="reward_to_go", discount="from_start", g
     adv = [p[:, None] - b[: len(p)] for p in psis]
     if normalize:
         flat = np.concatenate(adv)
-        adv = [(a - flat.mean(axis=0)) / (flat.std(axis=0) + 1e-8) for a in adv]
+        magnitude = np.concatenate([np.abs(p)[:, None] + np.abs(b[: len(p)]) for p in psis]).max(axis=0)
+        std = flat.std(axis=0)
+        scale = np.where(std <= 1e-12 * np.maximum(1.0, magnitude), 0.0, 1.0 / (std + 1e-8))  # no spread: all 0
+        adv = [(a - flat.mean(axis=0)) * scale for a in adv]
     per_episode = np.array([(s * a).sum(axis=0) for s, a in zip(scores, adv)])
     return per_episode.mean(axis=0), per_episode

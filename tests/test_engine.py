@@ -144,3 +144,86 @@ def test_reweighting_a_batch_at_its_own_theta_gives_its_own_estimate(baseline, n
     weights = importance_weights(estimate.batch, THETA * 0.3, self_normalize=True)
     again = reweighted_gradient(estimate.batch, estimate.advantages, THETA * 0.3, weights)
     np.testing.assert_allclose(again, estimate.grad, rtol=1e-12, atol=1e-12 * np.abs(estimate.grad).max())
+
+
+@pytest.mark.parametrize(("psi", "discount", "baseline", "normalize"), ESTIMATORS)
+@pytest.mark.parametrize("per_decision", [False, True])
+def test_offpolicy_gradient_at_its_own_theta_gives_its_own_estimate(psi, discount, baseline, normalize, per_decision):
+    from fastpg.pg.offpolicy import importance_weights, offpolicy_gradient
+
+    kwargs = {"psi": psi, "discount": discount, "gamma": 0.95, "baseline": baseline, "normalize": normalize}
+    estimate = engine.estimate_gradient(THETA * 0.3, 6, 7, streaming=False, **kwargs)
+    weights = importance_weights(estimate.batch, THETA * 0.3, per_decision=per_decision, self_normalize=True)
+    again = offpolicy_gradient(estimate.batch, THETA * 0.3, weights, **kwargs)
+    np.testing.assert_allclose(again, estimate.grad, rtol=1e-11, atol=1e-11 * np.abs(estimate.grad).max())
+
+
+@pytest.mark.parametrize("baseline", ["per_timestep", "optimal_per_timestep"])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_offpolicy_gradient_matches_a_per_reward_reference(baseline, normalize):
+    """Per decision: sum_t s^new_t c (sum_t' rho_{0:t'} r_t' - rho_{0:t} (b_t + mu)), straight from the definition."""
+    from fastpg.pg.offpolicy import importance_weights, offpolicy_gradient
+
+    theta_new = BALANCING + np.array([0.1, -0.2, 0.5, 0.3])
+    estimate = engine.estimate_gradient(BALANCING, 4, 11, baseline=baseline, normalize=normalize, streaming=False)
+    batch = estimate.batch
+    weights = importance_weights(batch, theta_new, per_decision=True)
+    got = offpolicy_gradient(batch, theta_new, weights, baseline=baseline, normalize=normalize)
+    m, _, d = batch.features.shape
+    raw = engine.gradient(batch, baseline=baseline).advantages  # Psi - b, unnormalized
+    steps = np.concatenate([raw[i, :n] for i, n in enumerate(batch.lengths)])
+    mu, c = (steps.mean(axis=0), 1.0 / (steps.std(axis=0) + 1e-8)) if normalize else (np.zeros(d), np.ones(d))
+    expected = np.zeros(d)
+    for i in range(m):
+        n = batch.lengths[i]
+        w, r = weights.per_step[i, :n], batch.rewards[i, :n]
+        psis = np.cumsum(r[::-1])[::-1]
+        for t in range(n):
+            s_new = ref.score(theta_new, batch.features[i, t], batch.left[i, t])
+            b = psis[t] - raw[i, t]
+            expected += s_new * c * (float(w[t:] @ r[t:]) - w[t] * (b + mu))
+    expected /= m
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())
+
+
+SURVIVOR = np.array([-0.5, -2.0, -20.0, -5.0])  # every episode of the batch below is truncated at 500 steps
+
+
+@pytest.mark.parametrize("baseline", ["per_timestep", "optimal_per_timestep", "none", "batch_mean"])
+@pytest.mark.parametrize(("psi", "discount", "gamma"), [("reward_to_go", "from_start", 1.0),
+                                                        ("reward_to_go", "from_start", 0.95),
+                                                        ("reward_to_go", "from_step", 0.95),
+                                                        ("total_return", "from_start", 0.95)])
+def test_normalizing_advantages_without_spread_gives_an_exactly_zero_gradient(baseline, psi, discount, gamma):
+    """Equal advantages (up to rounding) have no direction: the normalized gradient is 0, not noise / 1e-8.
+
+    Before, optimal_per_timestep gave |grad| ~ 3e-6 here (rounding of sum s^2 Psi / sum s^2 scaled by 1e8).
+    """
+    batch = engine.rollout(SURVIVOR, 4, 0)
+    assert (batch.lengths == 500).all()
+    estimate = engine.gradient(batch, psi=psi, discount=discount, gamma=gamma, baseline=baseline, normalize=True)
+    if baseline in ("per_timestep", "optimal_per_timestep") or psi == "total_return":  # no spread at all
+        assert (estimate.grad == 0.0).all() and (estimate.advantages == 0.0).all()
+        assert (estimate.per_episode == 0.0).all()
+
+
+@pytest.mark.parametrize("baseline", ["per_timestep", "optimal_per_timestep"])
+def test_the_natural_step_does_not_move_theta_from_a_batch_without_spread(baseline):
+    from fastpg.training import TrainConfig, loop
+
+    config = TrainConfig(optimizer="natural", baseline=baseline, normalize=True)
+    estimate = engine.gradient(engine.rollout(SURVIVOR, config.batch_size, 0), psi=config.psi, gamma=config.gamma,
+                               discount=config.discount, baseline=baseline, normalize=True)
+    delta, kl = loop._step(config, loop._State(SURVIVOR.copy(), None), estimate, estimate.grad, config.lr)
+    assert (delta == 0.0).all() and kl == 0.0
+
+
+def test_a_tiny_spread_survives_normalization():
+    """Only rounding-level spreads are zeroed: one reward differing by 1e-3 still gives unit-variance advantages."""
+    batch = engine.rollout(SURVIVOR, 4, 0)  # equal returns: no spread until one reward is changed
+    rewards = batch.rewards.copy()
+    rewards[0, 0] += 1e-3
+    tweaked = Batch(batch.theta, batch.features, batch.left, batch.logits, rewards, batch.lengths)
+    estimate = engine.gradient(tweaked, psi="total_return", baseline="none", normalize=True)
+    mask = np.arange(batch.left.shape[1]) < batch.lengths[:, None]
+    assert abs(estimate.advantages[mask].std(axis=0) - 1.0).max() < 1e-4  # std / (std + 1e-8)

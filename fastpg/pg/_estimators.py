@@ -104,28 +104,61 @@ def baseline_fill(features, left, logits, lengths, psi_values, kind, out):
                     out[t, k] = num / den
 
 
+@njit(inline="always")
+def _standardization(lengths, psi_values, baseline, k, normalize):
+    """(shift, scale) that standardize parameter k's advantages A = Psi - b over the batch's steps: (0, 1) if not asked.
+
+    A = (A - mean) * scale with scale = 1 / (std + 1e-8), the std taken in two passes (no
+    cancellation of E[A^2] - mean^2). A spread that is zero up to rounding gives scale = 0, so every
+    normalized advantage and the gradient are exactly 0 instead of rounding noise divided by 1e-8
+    (e.g. every episode truncated, with a per-timestep baseline). Tolerance: each A is a difference
+    of Psi (a sum of at most T = 500 rewards) and b (an average over at most m episodes), both exact
+    to a few hundred ulps of their magnitude M = max |Psi| + |b| (~1e-13 M), and the two-pass std
+    of equal values is within ~count ulps of |mean| <= M; genuine spreads between CartPole episodes
+    are whole discounted rewards, many orders larger. So std <= 1e-12 max(1, M) means "no spread".
+    """
+    if not normalize:
+        return 0.0, 1.0
+    total, magnitude, count = 0.0, 0.0, 0
+    for i in range(psi_values.shape[0]):
+        for t in range(lengths[i]):
+            total += psi_values[i, t] - baseline[t, k]
+            magnitude = max(magnitude, abs(psi_values[i, t]) + abs(baseline[t, k]))
+            count += 1
+    if count == 0:
+        return 0.0, 0.0
+    shift = total / count
+    total_sq = 0.0
+    for i in range(psi_values.shape[0]):
+        for t in range(lengths[i]):
+            a = psi_values[i, t] - baseline[t, k] - shift
+            total_sq += a * a
+    std = math.sqrt(total_sq / count)
+    if std <= 1e-12 * max(1.0, magnitude):
+        return shift, 0.0
+    return shift, 1.0 / (std + 1e-8)
+
+
+@njit
+def standardization_fill(lengths, psi_values, baseline, normalize, shift, scale):
+    """The normalization ``gradient_accumulate`` applies, per parameter, into ``shift`` and ``scale`` (float64[d])."""
+    for k in range(baseline.shape[1]):
+        shift[k], scale[k] = _standardization(lengths, psi_values, baseline, k, normalize)
+
+
 @njit
 def gradient_accumulate(features, left, logits, lengths, psi_values, baseline, normalize, per_episode, grad, advantages):
     """The batch estimator 1/m sum_i sum_t s_t (Psi_t - b_t) (seed 003) and its per-episode terms.
 
     Writes per_episode[i, k] = sum_t s_{i,t,k} A_{i,t,k} (float64[m, d]) and grad = mean over i
     (float64[d], summed in episode order). With ``normalize`` the advantages A = Psi - b are
-    standardized per parameter over all steps of the batch: (A - mean) / (std + 1e-8). Writes the
+    standardized per parameter over all steps of the batch: (A - mean) / (std + 1e-8), and all 0 if the
+    spread is zero up to rounding (see ``_standardization``). Writes the
     advantages used, A[i, t, k], into ``advantages`` (float64[m, T, d]) for off-policy reuse.
     """
     m, horizon, d = features.shape
     for k in range(d):
-        shift, scale = 0.0, 1.0
-        if normalize:
-            total, total_sq, count = 0.0, 0.0, 0
-            for i in range(m):
-                for t in range(lengths[i]):
-                    a = psi_values[i, t] - baseline[t, k]
-                    total += a
-                    total_sq += a * a
-                    count += 1
-            shift = total / count
-            scale = 1.0 / (math.sqrt(max(total_sq / count - shift * shift, 0.0)) + 1e-8)
+        shift, scale = _standardization(lengths, psi_values, baseline, k, normalize)
         acc = 0.0
         for i in range(m):
             g = 0.0
@@ -190,5 +223,64 @@ def reweighted_gradient_accumulate(theta_new, features, left, lengths, advantage
             w = weights[i, t] * ((1.0 if left[i, t] else 0.0) - sigmoid(z))
             for k in range(d):
                 grad[k] += w * advantages[i, t, k] * features[i, t, k]
+    for k in range(d):
+        grad[k] /= m
+
+
+@njit
+def weighted_psi_fill(rewards, lengths, weights, psi, gamma, out):
+    """Per-decision importance-weighted Psi_{i,t} into ``out`` (float64[m, T]) for t < lengths[i].
+
+    Each reward is weighted by the ratio product up to the later of its own step and the score's
+    step (Precup et al.'s per-decision importance sampling): with w_{i,t} = ``weights[i, t]``
+    (prod_{t''<=t} rho_{i,t''}), PSI_FROM_START: sum_{t'>=t} w_t' gamma^t' r_t'; PSI_FROM_STEP:
+    sum_{t'>=t} w_t' gamma^(t'-t) r_t'; PSI_TOTAL: w_t sum_{t'<t} gamma^t' r_t' + sum_{t'>=t} w_t' gamma^t' r_t'.
+    With constant weights per episode (per-trajectory ratios) this is w_i Psi_{i,t}.
+    """
+    for i in range(rewards.shape[0]):
+        n = lengths[i]
+        if psi == PSI_FROM_STEP:
+            acc = 0.0
+            for t in range(n - 1, -1, -1):
+                acc = weights[i, t] * rewards[i, t] + gamma * acc
+                out[i, t] = acc
+            continue
+        disc = 1.0
+        for t in range(n):  # out[i, t] = w_t gamma^t r_t, then suffix sums
+            out[i, t] = weights[i, t] * (disc * rewards[i, t])
+            disc *= gamma
+        acc = 0.0
+        for t in range(n - 1, -1, -1):
+            acc += out[i, t]
+            out[i, t] = acc
+        if psi == PSI_TOTAL:  # rewards before t: the score at t already needs the ratios up to t
+            disc, before = 1.0, 0.0
+            for t in range(n):
+                out[i, t] += weights[i, t] * before
+                before += disc * rewards[i, t]
+                disc *= gamma
+
+
+@njit
+def offpolicy_gradient_accumulate(theta_new, features, left, lengths, weighted_psi, weights, baseline, shift, scale,
+                                  grad):
+    """Importance-weighted gradient at theta_new: 1/m sum_i sum_t s^new_{i,t,k} scale_k (P_{i,t} - w_{i,t} (b[t,k] + shift_k)).
+
+    ``weighted_psi`` P float64[m, T] from ``weighted_psi_fill``; ``weights`` float64[m, T] the ratio
+    products w_{i,t} that weight the baseline term (it depends on the trajectory up to t only);
+    ``baseline`` float64[T, d], ``shift``/``scale`` float64[d] the batch's normalization
+    (0 and 1 without it). At theta_new = theta_old with unit weights this is the batch's own estimate.
+    """
+    m, horizon, d = features.shape
+    grad[:] = 0.0
+    for i in range(m):
+        for t in range(lengths[i]):
+            z = 0.0
+            for k in range(d):
+                z += theta_new[k] * features[i, t, k]
+            u = (1.0 if left[i, t] else 0.0) - sigmoid(z)
+            for k in range(d):
+                a = (weighted_psi[i, t] - weights[i, t] * (baseline[t, k] + shift[k])) * scale[k]
+                grad[k] += u * features[i, t, k] * a
     for k in range(d):
         grad[k] /= m

@@ -44,8 +44,8 @@ class TrainConfig:
     psi: str = _f("reward_to_go", "return weighting each score: the episode's total return, or the reward to go "
                                   "from each step", choices=PSI)
     gamma: float = _f(1.0, "discount factor in [0, 1]", low=0.0, high=1.0)
-    discount: str = _f("from_start", "how reward_to_go discounts the reward at t' seen from step t: gamma^t' "
-                                     "(from_start) or gamma^(t'-t) (from_step)", choices=DISCOUNTS)
+    discount: str = _f("from_start", "how reward_to_go discounts the reward r_t' of (s_t', a_t') seen from step "
+                                     "t: gamma^t' (from_start) or gamma^(t'-t) (from_step)", choices=DISCOUNTS)
     baseline: str = _f("per_timestep", "baseline subtracted from psi (per_timestep: batch mean of psi_t, zero "
                                        "after an episode ends)", choices=tuple(BASELINES))
     normalize: bool = _f(True, "standardize advantages (psi - baseline) over the batch's steps")

@@ -24,7 +24,7 @@ from ..files import write_json
 from ..pg import engine
 from ..pg.evaluation import evaluate, evaluate_in_gymnasium
 from ..pg.natural import natural_step
-from ..pg.offpolicy import importance_weights, reweighted_gradient
+from ..pg.offpolicy import importance_weights, offpolicy_gradient, reweighted_gradient
 from ..pg.optim import SGD, Adam, learning_rate
 from ..pg.options import streamable
 from .config import TrainConfig, config_hash
@@ -169,7 +169,12 @@ def _reuse(config: TrainConfig, state: _State, estimate: engine.GradientEstimate
             continue  # degenerate weights: drop this batch
         if config.reuse_clip:
             np.minimum(weights.per_step, config.reuse_clip, out=weights.per_step)
-        total = total + m * reweighted_gradient(old.batch, old.advantages, state.theta, weights)
+        if weights.per_decision:  # each reward weighted by the ratios up to its own step: recompute from rewards
+            grad = offpolicy_gradient(old.batch, state.theta, weights, psi=config.psi, gamma=config.gamma,
+                                      discount=config.discount, baseline=config.baseline, normalize=config.normalize)
+        else:
+            grad = reweighted_gradient(old.batch, old.advantages, state.theta, weights)
+        total = total + m * grad
         count += m
     return total / count, (float(np.mean(ess)) if ess else None)
 
