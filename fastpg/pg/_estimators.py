@@ -204,6 +204,15 @@ def log_ratio_fill(theta_new, features, left, logits, lengths, out):
                 out[i, t] = log_sigmoid(-z_new) - log_sigmoid(-z_old)
 
 
+@njit(inline="always")
+def _score_weight(theta, features, left, i, t):
+    """1[left] - pi_theta(left | s_{i,t}): the score of step t of episode i is this times its features."""
+    z = 0.0
+    for k in range(theta.shape[0]):
+        z += theta[k] * features[i, t, k]
+    return (1.0 if left[i, t] else 0.0) - sigmoid(z)
+
+
 @njit
 def reweighted_gradient_accumulate(theta_new, features, left, lengths, advantages, weights, grad):
     """Off-policy gradient at theta_new from a stored batch: 1/m sum_i sum_t w_{i,t} s^new_{i,t,k} A_{i,t,k}.
@@ -217,10 +226,7 @@ def reweighted_gradient_accumulate(theta_new, features, left, lengths, advantage
     grad[:] = 0.0
     for i in range(m):
         for t in range(lengths[i]):
-            z = 0.0
-            for k in range(d):
-                z += theta_new[k] * features[i, t, k]
-            w = weights[i, t] * ((1.0 if left[i, t] else 0.0) - sigmoid(z))
+            w = weights[i, t] * _score_weight(theta_new, features, left, i, t)
             for k in range(d):
                 grad[k] += w * advantages[i, t, k] * features[i, t, k]
     for k in range(d):
@@ -275,10 +281,7 @@ def offpolicy_gradient_accumulate(theta_new, features, left, lengths, weighted_p
     grad[:] = 0.0
     for i in range(m):
         for t in range(lengths[i]):
-            z = 0.0
-            for k in range(d):
-                z += theta_new[k] * features[i, t, k]
-            u = (1.0 if left[i, t] else 0.0) - sigmoid(z)
+            u = _score_weight(theta_new, features, left, i, t)
             for k in range(d):
                 a = (weighted_psi[i, t] - weights[i, t] * (baseline[t, k] + shift[k])) * scale[k]
                 grad[k] += u * features[i, t, k] * a
