@@ -24,7 +24,7 @@ def splitmix64_stream(seed: int):
 
 def xoshiro_uniforms(key: int, episode: int, count: int) -> list[float]:
     """The first ``count`` uniforms of episode ``episode``'s xoshiro256** stream (Blackman & Vigna)."""
-    seeder = splitmix64_stream(key + (episode + 1) * GOLDEN)
+    seeder = splitmix64_stream(key + 4 * episode * GOLDEN)  # counters K + (4e + 1..4) G
     s = [next(seeder) for _ in range(4)]
 
     def rotl(x, k):

@@ -13,7 +13,7 @@ import pytest
 
 from fastpg import make_params
 from fastpg.pg import engine, options
-from fastpg._rng import episode_uniforms
+from fastpg._rng import episode_uniforms, rng_seed_episode
 from fastpg.pg.engine import Batch
 
 from . import reference_pg as ref
@@ -47,9 +47,21 @@ def test_xoshiro_matches_reference():
         assert out.tolist() == ref.xoshiro_uniforms(key, episode, 64)
 
 
+@pytest.mark.nojit
+@pytest.mark.parametrize("key", [0, 2**63 + 12345, 2**64 - 1])
+def test_no_two_episodes_of_a_batch_share_a_stream_state_word(key):
+    """Each episode seeds from its own window of four splitmix64 counters, so the 4 * m state words of a
+    batch are all distinct (the earlier keying shifted adjacent episodes' windows by one counter)."""
+    m = 4096
+    words = np.empty((m, 4), dtype=np.uint64)
+    for episode in range(m):
+        rng_seed_episode(np.uint64(key), episode, words[episode])
+    assert len(set(words.ravel().tolist())) == 4 * m
+
+
 @pytest.mark.parametrize("theta", [BALANCING, np.append(BALANCING, -0.3)])
 def test_rollout_matches_gymnasium_step_for_step(theta):
-    seed, m = 1233, 6
+    seed, m = 1236, 6
     batch = engine.rollout(theta, m, seed)
     env = gym.make("CartPole-v1")
     obs, _ = env.reset(seed=seed)
@@ -165,7 +177,7 @@ def test_offpolicy_gradient_matches_a_per_reward_reference(baseline, normalize):
     from fastpg.pg.offpolicy import importance_weights, offpolicy_gradient
 
     theta_new = BALANCING + np.array([0.1, -0.2, 0.5, 0.3])
-    estimate = engine.estimate_gradient(BALANCING, 4, 11, baseline=baseline, normalize=normalize, streaming=False)
+    estimate = engine.estimate_gradient(BALANCING, 4, 12, baseline=baseline, normalize=normalize, streaming=False)
     batch = estimate.batch
     weights = importance_weights(batch, theta_new, per_decision=True)
     got = offpolicy_gradient(batch, theta_new, weights, baseline=baseline, normalize=normalize)

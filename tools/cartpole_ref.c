@@ -13,8 +13,9 @@
      fisher  += p_t (1 - p_t) f_t f_t^T    (upper triangle, mirrored at the end)
 
    Random stream of episode i of a batch with key K (fastpg/_rng.py): the four xoshiro256**
-   state words are the first four splitmix64 outputs from K + (i + 1) * 0x9E3779B97F4A7C15
-   (mod 2^64); each uniform is (next >> 11) * 2^-53.
+   state words are the splitmix64 outputs at counters K + (4i + 1) G, ..., K + (4i + 4) G with
+   G = 0x9E3779B97F4A7C15 (mod 2^64), a window of its own per episode; each uniform is
+   (next >> 11) * 2^-53.
 
    Every floating-point operation is written in the order fastpg (and Gymnasium) performs it,
    so results are bit-identical to fastpg's as long as the compiler does not contract a * b + c
@@ -93,7 +94,7 @@ static inline double f32(double v) {
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 static inline void rng_seed_episode(uint64_t key, int64_t episode, uint64_t s[4]) {
-    uint64_t z = key + ((uint64_t)episode + 1) * GOLDEN;
+    uint64_t z = key + (uint64_t)episode * 4 * GOLDEN; /* counters K + (4i + 1..4) G */
     for (int k = 0; k < 4; k++) {
         z += GOLDEN;
         uint64_t x = z;
