@@ -1,0 +1,160 @@
+"""Seed 002's KL-penalized update, with dual ascent on the multiplier λ (the penalty form of the KL constraint).
+
+On a batch collected under θ_old, with advantages Â_t (the estimator's, averaged over parameters
+as ``natural.surrogate`` averages them), one update maximizes
+
+    L(θ) = S(θ) - λ (KL(θ) - ε),   S(θ) = 1/m Σ_i Σ_t ρ_t(θ) Â_t,   ρ_t = π_θ(a_t|s_t) / π_old(a_t|s_t),
+    KL(θ) = the exact mean over the batch's states of KL(π_old(.|s) || π_θ(.|s))   (``natural.mean_kl``)
+
+by ``steps`` proximal Newton steps θ += (λ ∇²KL(θ) + I/η)^-1 ∇L(θ), then sets
+λ ← max(0, λ + α (KL(θ_new) - ε)) for the next update. The gradient is exact:
+∇S = 1/m Σ ρ_t (1[left] - π_θ(left|s_t)) f_t Â_t and ∇KL = mean_s (π_θ(left|s) - π_old(left|s)) f_s;
+∇²KL(θ) = mean_s p(1-p) f f^T is the per-state Fisher matrix at θ (``fisher_accumulate``), positive
+semi-definite, so each step is an ascent direction of L: with λ = 0 it is gradient ascent at rate η,
+for large λ the natural-gradient step F^-1 ∇L / λ. The steps are not line-searched.
+
+What it optimizes: ∇L(θ_old) = 1/m Σ_i Σ_t s_t Â_t is the batch's own gradient estimate (exactly, when
+the advantages are the same for every parameter), so E[∇L(θ_old)] is that estimator's expectation
+(∇J for reward-to-go without a baseline); the step itself maximizes a sample surrogate and is no
+unbiased estimate of anything.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..limits import MAX_INNER_STEPS
+from ..validate import check_int, check_theta
+from . import _estimators as est
+from .engine import Batch, check_batch
+from .natural import mean_kl, surrogate
+from .policy import log_sigmoid
+
+
+@dataclass(frozen=True)
+class PenaltyStep:
+    """One KL-penalized update: the new ``theta`` float64[d]; ``kl``, the exact mean KL(π_old || π_new) over
+    the batch's states (nats); ``surrogate`` S(θ_new); ``lam``, the multiplier for the next update."""
+
+    theta: np.ndarray
+    kl: float
+    surrogate: float
+    lam: float
+
+
+@dataclass(frozen=True)
+class Penalized:
+    """L(θ) = S(θ) - λ (KL(θ) - ε) at one θ: its ``value``, exact ``grad`` float64[d], ``kl``, ``surrogate``
+    and ``kl_hessian`` ∇²KL(θ) float64[d, d]."""
+
+    value: float
+    grad: np.ndarray
+    kl: float
+    surrogate: float
+    kl_hessian: np.ndarray
+
+
+def _number(name: str, value, low: float, low_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value < low or (low_open and value == low):
+        raise ValueError(f"{name} must be finite and {'>' if low_open else '>='} {low}, got {value}")
+    return float(value)
+
+
+class _Problem:
+    """The batch's steps and mean advantages, set up once for the inner steps."""
+
+    def __init__(self, batch: Batch, advantages) -> None:
+        check_batch(batch)
+        self.batch = batch
+        m, horizon, d = batch.features.shape
+        advantages = np.asarray(advantages)
+        if advantages.dtype != np.float64 or advantages.shape not in ((m, horizon), (m, horizon, d)):
+            raise ValueError(f"advantages must be float64 of shape {(m, horizon)} or {(m, horizon, d)}, "
+                             f"got {advantages.dtype} {advantages.shape}")
+        mean = advantages.mean(axis=2) if advantages.ndim == 3 else advantages
+        self.mask = np.arange(horizon) < batch.lengths[:, None]
+        self.steps = int(self.mask.sum())
+        if self.steps == 0:
+            raise ValueError("the batch has no steps")
+        self.advantages = mean[self.mask]
+        if not np.isfinite(self.advantages).all():
+            raise ValueError("advantages must be finite on the batch's steps")
+        self.features, self.left = batch.features[self.mask], batch.left[self.mask]
+        self.p_old = np.exp(log_sigmoid(batch.logits[self.mask]))
+        self.per_parameter = np.ascontiguousarray(np.broadcast_to(np.where(self.mask, mean, 0.0)[:, :, None],
+                                                                  batch.features.shape))
+
+    def at(self, theta: np.ndarray, lam: float, target: float) -> Penalized:
+        batch, m = self.batch, self.batch.features.shape[0]
+        d = theta.shape[0]
+        log_rho, logits = np.zeros(self.mask.shape), np.zeros(self.mask.shape)
+        est.log_ratio_fill(theta, batch.features, batch.left, batch.logits, batch.lengths, log_rho)
+        grad_s, hessian = np.empty(d), np.empty((d, d))
+        est.reweighted_gradient_accumulate(theta, batch.features, batch.left, batch.lengths, self.per_parameter,
+                                           np.exp(log_rho), grad_s)
+        logits[self.mask] = self.features @ theta
+        est.fisher_accumulate(batch.features, logits, batch.lengths, hessian)
+        grad_kl = (np.exp(log_sigmoid(logits[self.mask])) - self.p_old) @ self.features / self.steps
+        kl = mean_kl(self.features, batch.theta, theta)
+        value = surrogate(self.features, self.left, self.advantages, batch.theta, theta, m)
+        return Penalized(value - lam * (kl - target), grad_s - lam * grad_kl, kl, value,
+                         hessian * (m / self.steps))
+
+
+def penalized_objective(batch: Batch, advantages, theta, lam: float, target: float) -> Penalized:
+    """L(θ) = S(θ) - λ (KL(θ) - ε) and its exact gradient on ``batch`` (collected under θ_old = ``batch.theta``).
+
+    advantages : float64[m, T, d] (as ``GradientEstimate.advantages``; averaged over d) or float64[m, T].
+    """
+    theta = check_theta(theta)
+    if theta.shape != batch.theta.shape:
+        raise ValueError(f"theta has {theta.shape[0]} entries, the batch's theta {batch.theta.shape[0]}")
+    return _Problem(batch, advantages).at(theta, _number("lam", lam, 0.0), _number("target", target, 0.0, True))
+
+
+def dual_update(lam: float, kl: float, target: float, dual_step: float) -> float:
+    """λ ← max(0, λ + α (KL - ε)): raised while the KL exceeds its target, lowered (not below 0) otherwise."""
+    return max(0.0, lam + dual_step * (kl - target))
+
+
+def kl_penalty_step(batch: Batch, advantages, lam: float, *, target: float, dual_step: float, steps: int,
+                    lr: float) -> PenaltyStep:
+    """One update of θ_old = ``batch.theta``: ``steps`` proximal Newton steps on L, then the dual step on λ.
+
+    advantages : float64[m, T, d] or [m, T], the batch's Â; lam : λ >= 0 of this update; target : ε > 0
+    (nats per state); dual_step : α >= 0 (λ per nat); steps : inner steps >= 1; lr : η > 0, the
+    proximal step size (θ units per unit of gradient).
+    """
+    problem = _Problem(batch, advantages)
+    lam, target = _number("lam", lam, 0.0), _number("target", target, 0.0, True)
+    dual_step, lr = _number("dual_step", dual_step, 0.0), _number("lr", lr, 0.0, True)
+    steps = check_int("steps", steps, 1, MAX_INNER_STEPS)
+    theta = batch.theta.copy()
+    identity = np.eye(theta.shape[0]) / lr
+    for _ in range(steps):
+        point = problem.at(theta, lam, target)
+        theta = theta + np.linalg.solve(lam * point.kl_hessian + identity, point.grad)
+    final = problem.at(theta, lam, target)
+    return PenaltyStep(theta, final.kl, final.surrogate, dual_update(lam, final.kl, target, dual_step))
+
+
+class DualState:
+    """The multiplier λ as a training run's optimizer state, checkpointed exactly (``state_dict``)."""
+
+    def __init__(self, lam: float):
+        self.lam = _number("lam", lam, 0.0)
+
+    def state_dict(self) -> dict:
+        return {"lambda": self.lam}
+
+    def load_state_dict(self, state: dict) -> None:
+        lam = state["lambda"]
+        if isinstance(lam, int) and not isinstance(lam, bool):
+            lam = float(lam)
+        self.lam = _number("lambda", lam, 0.0)
