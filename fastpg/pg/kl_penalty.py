@@ -9,9 +9,10 @@ as ``natural.surrogate`` averages them), one update maximizes
 by ``steps`` proximal Newton steps θ += (λ ∇²KL(θ) + I/η)^-1 ∇L(θ), then sets
 λ ← max(0, λ + α (KL(θ_new) - ε)) for the next update. The gradient is exact:
 ∇S = 1/m Σ ρ_t (1[left] - π_θ(left|s_t)) f_t Â_t and ∇KL = mean_s (π_θ(left|s) - π_old(left|s)) f_s;
-∇²KL(θ) = mean_s p(1-p) f f^T is the per-state Fisher matrix at θ (``fisher_accumulate``), positive
-semi-definite, so each step is an ascent direction of L: with λ = 0 it is gradient ascent at rate η,
-for large λ the natural-gradient step F^-1 ∇L / λ. The steps are not line-searched.
+∇²KL(θ) = mean_s p(1-p) f f^T is the per-state Fisher matrix at θ, positive semi-definite (one Numba
+kernel, ``_penalty``, runs the steps), so each step is an ascent direction of L: with λ = 0 it is
+gradient ascent at rate η, for large λ the natural-gradient step F^-1 ∇L / λ. The steps are not
+line-searched.
 
 What it optimizes: ∇L(θ_old) = 1/m Σ_i Σ_t s_t Â_t is the batch's own gradient estimate (exactly, when
 the advantages are the same for every parameter), so E[∇L(θ_old)] is that estimator's expectation
@@ -29,10 +30,9 @@ import numpy as np
 
 from ..limits import MAX_INNER_STEPS
 from ..validate import check_int, check_theta
-from . import _estimators as est
+from ._penalty import penalty_ascent, penalty_terms_fill
 from .engine import Batch, check_batch
 from .natural import mean_kl, surrogate
-from .policy import log_sigmoid
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _number(name: str, value, low: float, low_open: bool = False) -> float:
 
 
 class _Problem:
-    """The batch's steps and mean advantages, set up once for the inner steps."""
+    """The batch, its mean advantages and its steps, set up once for the inner steps."""
 
     def __init__(self, batch: Batch, advantages) -> None:
         check_batch(batch)
@@ -77,34 +77,28 @@ class _Problem:
         if advantages.dtype != np.float64 or advantages.shape not in ((m, horizon), (m, horizon, d)):
             raise ValueError(f"advantages must be float64 of shape {(m, horizon)} or {(m, horizon, d)}, "
                              f"got {advantages.dtype} {advantages.shape}")
-        mean = advantages.mean(axis=2) if advantages.ndim == 3 else advantages
-        self.mask = np.arange(horizon) < batch.lengths[:, None]
-        self.steps = int(self.mask.sum())
-        if self.steps == 0:
+        mask = np.arange(horizon) < batch.lengths[:, None]
+        if not mask.any():
             raise ValueError("the batch has no steps")
-        self.advantages = mean[self.mask]
+        self.mean = np.ascontiguousarray(advantages.mean(axis=2) if advantages.ndim == 3 else advantages)
+        self.advantages = self.mean[mask]
         if not np.isfinite(self.advantages).all():
             raise ValueError("advantages must be finite on the batch's steps")
-        self.features, self.left = batch.features[self.mask], batch.left[self.mask]
-        self.p_old = np.exp(log_sigmoid(batch.logits[self.mask]))
-        self.per_parameter = np.ascontiguousarray(np.broadcast_to(np.where(self.mask, mean, 0.0)[:, :, None],
-                                                                  batch.features.shape))
+        self.features, self.left = batch.features[mask], batch.left[mask]
 
-    def at(self, theta: np.ndarray, lam: float, target: float) -> Penalized:
-        batch, m = self.batch, self.batch.features.shape[0]
-        d = theta.shape[0]
-        log_rho, logits = np.zeros(self.mask.shape), np.zeros(self.mask.shape)
-        est.log_ratio_fill(theta, batch.features, batch.left, batch.logits, batch.lengths, log_rho)
-        grad_s, hessian = np.empty(d), np.empty((d, d))
-        est.reweighted_gradient_accumulate(theta, batch.features, batch.left, batch.lengths, self.per_parameter,
-                                           np.exp(log_rho), grad_s)
-        logits[self.mask] = self.features @ theta
-        est.fisher_accumulate(batch.features, logits, batch.lengths, hessian)
-        grad_kl = (np.exp(log_sigmoid(logits[self.mask])) - self.p_old) @ self.features / self.steps
-        kl = mean_kl(self.features, batch.theta, theta)
-        value = surrogate(self.features, self.left, self.advantages, batch.theta, theta, m)
-        return Penalized(value - lam * (kl - target), grad_s - lam * grad_kl, kl, value,
-                         hessian * (m / self.steps))
+    def ascent_terms(self, theta: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
+        """∇L(θ) float64[d] and ∇²KL(θ) float64[d, d]: all the inner steps need."""
+        batch, d = self.batch, theta.shape[0]
+        grad, hessian = np.empty(d), np.empty((d, d))
+        penalty_terms_fill(theta, batch.features, batch.left, batch.logits, batch.lengths, self.mean, lam, grad,
+                           hessian)
+        return grad, hessian
+
+    def values(self, theta: np.ndarray) -> tuple[float, float]:
+        """KL(θ) and S(θ)."""
+        m = self.batch.features.shape[0]
+        return (mean_kl(self.features, self.batch.theta, theta),
+                surrogate(self.features, self.left, self.advantages, self.batch.theta, theta, m))
 
 
 def penalized_objective(batch: Batch, advantages, theta, lam: float, target: float) -> Penalized:
@@ -115,7 +109,11 @@ def penalized_objective(batch: Batch, advantages, theta, lam: float, target: flo
     theta = check_theta(theta)
     if theta.shape != batch.theta.shape:
         raise ValueError(f"theta has {theta.shape[0]} entries, the batch's theta {batch.theta.shape[0]}")
-    return _Problem(batch, advantages).at(theta, _number("lam", lam, 0.0), _number("target", target, 0.0, True))
+    lam, target = _number("lam", lam, 0.0), _number("target", target, 0.0, True)
+    problem = _Problem(batch, advantages)
+    grad, hessian = problem.ascent_terms(theta, lam)
+    kl, value = problem.values(theta)
+    return Penalized(value - lam * (kl - target), grad, kl, value, hessian)
 
 
 def dual_update(lam: float, kl: float, target: float, dual_step: float) -> float:
@@ -135,13 +133,11 @@ def kl_penalty_step(batch: Batch, advantages, lam: float, *, target: float, dual
     lam, target = _number("lam", lam, 0.0), _number("target", target, 0.0, True)
     dual_step, lr = _number("dual_step", dual_step, 0.0), _number("lr", lr, 0.0, True)
     steps = check_int("steps", steps, 1, MAX_INNER_STEPS)
-    theta = batch.theta.copy()
-    identity = np.eye(theta.shape[0]) / lr
-    for _ in range(steps):
-        point = problem.at(theta, lam, target)
-        theta = theta + np.linalg.solve(lam * point.kl_hessian + identity, point.grad)
-    final = problem.at(theta, lam, target)
-    return PenaltyStep(theta, final.kl, final.surrogate, dual_update(lam, final.kl, target, dual_step))
+    theta, d = batch.theta.copy(), batch.theta.shape[0]
+    penalty_ascent(batch.features, batch.left, batch.logits, batch.lengths, problem.mean, lam, lr, steps,
+                   np.empty(d), np.empty((d, d)), theta)
+    kl, value = problem.values(theta)
+    return PenaltyStep(theta, kl, value, dual_update(lam, kl, target, dual_step))
 
 
 class DualState:
