@@ -165,3 +165,9 @@ def test_dual_state_round_trips_and_refuses_bad_lambdas():
             again.load_state_dict(bad)
     with pytest.raises(KeyError):
         again.load_state_dict({})
+
+
+def test_diverging_steps_return_a_non_finite_theta_and_keep_lambda():
+    estimate = short_estimate(np.array([0.2, -0.1, 1.0, 0.3]))
+    step = kl_penalty_step(estimate.batch, estimate.advantages * 1e300, 0.0, **{**SETTINGS, "lr": 1e12})
+    assert not np.isfinite(step.theta).all() and math.isnan(step.kl) and step.lam == 0.0

@@ -67,7 +67,7 @@ def _number(name: str, value, low: float, low_open: bool = False) -> float:
 
 
 class _Problem:
-    """The batch, its mean advantages and its steps, set up once for the inner steps."""
+    """A validated batch with its advantages averaged over parameters, float64[m, T], and its steps."""
 
     def __init__(self, batch: Batch, advantages) -> None:
         check_batch(batch)
@@ -86,14 +86,6 @@ class _Problem:
             raise ValueError("advantages must be finite on the batch's steps")
         self.features, self.left = batch.features[mask], batch.left[mask]
 
-    def ascent_terms(self, theta: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
-        """∇L(θ) float64[d] and ∇²KL(θ) float64[d, d]: all the inner steps need."""
-        batch, d = self.batch, theta.shape[0]
-        grad, hessian = np.empty(d), np.empty((d, d))
-        penalty_terms_fill(theta, batch.features, batch.left, batch.logits, batch.lengths, self.mean, lam, grad,
-                           hessian)
-        return grad, hessian
-
     def values(self, theta: np.ndarray) -> tuple[float, float]:
         """KL(θ) and S(θ)."""
         m = self.batch.features.shape[0]
@@ -110,8 +102,10 @@ def penalized_objective(batch: Batch, advantages, theta, lam: float, target: flo
     if theta.shape != batch.theta.shape:
         raise ValueError(f"theta has {theta.shape[0]} entries, the batch's theta {batch.theta.shape[0]}")
     lam, target = _number("lam", lam, 0.0), _number("target", target, 0.0, True)
-    problem = _Problem(batch, advantages)
-    grad, hessian = problem.ascent_terms(theta, lam)
+    problem, d = _Problem(batch, advantages), theta.shape[0]
+    grad, hessian = np.empty(d), np.empty((d, d))
+    penalty_terms_fill(theta, batch.features, batch.left, batch.logits, batch.lengths, problem.mean, lam, grad,
+                       hessian)
     kl, value = problem.values(theta)
     return Penalized(value - lam * (kl - target), grad, kl, value, hessian)
 
@@ -127,7 +121,8 @@ def kl_penalty_step(batch: Batch, advantages, lam: float, *, target: float, dual
 
     advantages : float64[m, T, d] or [m, T], the batch's Â; lam : λ >= 0 of this update; target : ε > 0
     (nats per state); dual_step : α >= 0 (λ per nat); steps : inner steps >= 1; lr : η > 0, the
-    proximal step size (θ units per unit of gradient).
+    proximal step size (θ units per unit of gradient). If the steps diverge, the non-finite θ is
+    returned with ``kl`` and ``surrogate`` NaN and λ unchanged (training then stops with ``TrainingError``).
     """
     problem = _Problem(batch, advantages)
     lam, target = _number("lam", lam, 0.0), _number("target", target, 0.0, True)
@@ -136,6 +131,8 @@ def kl_penalty_step(batch: Batch, advantages, lam: float, *, target: float, dual
     theta, d = batch.theta.copy(), batch.theta.shape[0]
     penalty_ascent(batch.features, batch.left, batch.logits, batch.lengths, problem.mean, lam, lr, steps,
                    np.empty(d), np.empty((d, d)), theta)
+    if not np.isfinite(theta).all():
+        return PenaltyStep(theta, math.nan, math.nan, lam)
     kl, value = problem.values(theta)
     return PenaltyStep(theta, kl, value, dual_update(lam, kl, target, dual_step))
 

@@ -69,9 +69,9 @@ class TrainConfig:
                              high=limits.MAX_BACKTRACKS)
     kl_lambda_init: float = _f(10.0, "kl_penalty: the multiplier lambda of the first update (surrogate units per "
                                      "nat)", low=0.0, high=1e12)
-    kl_dual_step: float = _f(1000.0, "kl_penalty: dual step alpha of lambda <- max(0, lambda + alpha (KL - "
+    kl_dual_step: float = _f(100.0, "kl_penalty: dual step alpha of lambda <- max(0, lambda + alpha (KL - "
                                      "kl_delta)) after each update (lambda per nat)", low=0.0, high=1e12)
-    kl_inner_steps: int = _f(10, "kl_penalty: proximal Newton steps on the penalized surrogate per update", low=1,
+    kl_inner_steps: int = _f(30, "kl_penalty: proximal Newton steps on the penalized surrogate per update", low=1,
                              high=limits.MAX_INNER_STEPS)
     kl_inner_lr: float = _f(0.1, "kl_penalty: proximal step size eta of each inner step (theta per unit of "
                                  "gradient; the step with lambda = 0)", low=0.0, high=1e6, low_open=True)
