@@ -30,7 +30,7 @@ import numpy as np
 
 from ..limits import MAX_INNER_STEPS
 from ..validate import check_int, check_theta
-from ._penalty import penalty_ascent, penalty_terms_fill
+from ._penalty import old_policy_fill, penalty_ascent, penalty_terms_fill
 from .engine import Batch, check_batch
 from .natural import mean_kl, surrogate
 
@@ -85,6 +85,13 @@ class _Problem:
         if not np.isfinite(self.advantages).all():
             raise ValueError("advantages must be finite on the batch's steps")
         self.features, self.left = batch.features[mask], batch.left[mask]
+        self.log_pi_old, self.p_old = np.zeros((m, horizon)), np.zeros((m, horizon))
+        old_policy_fill(batch.left, batch.logits, batch.lengths, self.log_pi_old, self.p_old)
+
+    def terms_args(self) -> tuple:
+        """The batch arguments of the ``_penalty`` kernels, in their order."""
+        batch = self.batch
+        return batch.features, batch.left, batch.lengths, self.log_pi_old, self.p_old, self.mean
 
     def values(self, theta: np.ndarray) -> tuple[float, float]:
         """KL(θ) and S(θ)."""
@@ -104,8 +111,7 @@ def penalized_objective(batch: Batch, advantages, theta, lam: float, target: flo
     lam, target = _number("lam", lam, 0.0), _number("target", target, 0.0, True)
     problem, d = _Problem(batch, advantages), theta.shape[0]
     grad, hessian = np.empty(d), np.empty((d, d))
-    penalty_terms_fill(theta, batch.features, batch.left, batch.logits, batch.lengths, problem.mean, lam, grad,
-                       hessian)
+    penalty_terms_fill(theta, *problem.terms_args(), lam, grad, hessian)
     kl, value = problem.values(theta)
     return Penalized(value - lam * (kl - target), grad, kl, value, hessian)
 
@@ -129,8 +135,7 @@ def kl_penalty_step(batch: Batch, advantages, lam: float, *, target: float, dual
     dual_step, lr = _number("dual_step", dual_step, 0.0), _number("lr", lr, 0.0, True)
     steps = check_int("steps", steps, 1, MAX_INNER_STEPS)
     theta, d = batch.theta.copy(), batch.theta.shape[0]
-    penalty_ascent(batch.features, batch.left, batch.logits, batch.lengths, problem.mean, lam, lr, steps,
-                   np.empty(d), np.empty((d, d)), theta)
+    penalty_ascent(*problem.terms_args(), lam, lr, steps, np.empty(d), np.empty((d, d)), theta)
     if not np.isfinite(theta).all():
         return PenaltyStep(theta, math.nan, math.nan, lam)
     kl, value = problem.values(theta)
