@@ -171,3 +171,14 @@ def test_diverging_steps_return_a_non_finite_theta_and_keep_lambda():
     estimate = short_estimate(np.array([0.2, -0.1, 1.0, 0.3]))
     step = kl_penalty_step(estimate.batch, estimate.advantages * 1e300, 0.0, **{**SETTINGS, "lr": 1e12})
     assert not np.isfinite(step.theta).all() and math.isnan(step.kl) and step.lam == 0.0
+
+
+def test_each_kernel_compiles_one_specialization():
+    from fastpg.pg import _penalty
+
+    estimate = short_estimate(np.array([0.2, -0.1, 1.0, 0.3]))
+    kl_penalty_step(estimate.batch, estimate.advantages, 3, target=1, dual_step=2, steps=np.int64(2), lr=1)
+    kl_penalty_step(estimate.batch, estimate.advantages[:, :, 0].copy(), 3.0, **SETTINGS)
+    penalized_objective(estimate.batch, estimate.advantages, [0, 0, 1, 0], 1, 0.5)
+    for kernel in (_penalty.old_policy_fill, _penalty.penalty_terms_fill, _penalty.penalty_ascent):
+        assert len(kernel.signatures) == 1, kernel
