@@ -183,31 +183,31 @@ def _reuse(config: TrainConfig, state: _State, estimate: engine.GradientEstimate
 
 
 def _step(config: TrainConfig, state: _State, estimate: engine.GradientEstimate, grad: np.ndarray,
-          lr: float) -> tuple[np.ndarray, float | None, float | None]:
-    """θ's change for this update, the exact KL it causes (natural, kl_penalty) and the λ it used (kl_penalty)."""
+          lr: float) -> tuple[np.ndarray, float | None]:
+    """θ's change for this update and, for the natural gradient and the KL penalty, the exact KL it causes."""
     if config.optimizer == "kl_penalty":
         return _penalty_step(config, state, estimate)
     if config.optimizer != "natural":
-        return state.optimizer.step(grad, lr), None, None
+        return state.optimizer.step(grad, lr), None
     batch = estimate.batch
     mask = np.arange(batch.left.shape[1]) < batch.lengths[:, None]
     step = natural_step(grad, estimate.fisher, config.kl_delta, config.fisher_damping, batch.features[mask],
                         batch.left[mask], estimate.advantages[mask], state.theta, config.batch_size,
                         config.line_search, config.max_backtracks)
-    return step.delta_theta, step.kl, None
+    return step.delta_theta, step.kl
 
 
 def _penalty_step(config: TrainConfig, state: _State, estimate: engine.GradientEstimate):
     """Seed 002's penalized surrogate on this batch; λ (the optimizer state) takes its dual step."""
-    lam = state.optimizer.lam
-    step = kl_penalty_step(estimate.batch, estimate.advantages, lam, target=config.kl_delta,
+    step = kl_penalty_step(estimate.batch, estimate.advantages, state.optimizer.lam, target=config.kl_delta,
                            dual_step=config.kl_dual_step, steps=config.kl_inner_steps, lr=config.kl_inner_lr)
     state.optimizer.lam = step.lam
-    return step.theta - state.theta, step.kl, lam
+    return step.theta - state.theta, step.kl
 
 
-def _row(state: _State, estimate, grad, lr, kl, kl_lambda, ess, evaluation, wall) -> dict[str, Any]:
+def _row(state: _State, estimate, grad, lr, kl, ess, evaluation, wall) -> dict[str, Any]:
     returns = estimate.returns
+    kl_lambda = state.optimizer.lam if isinstance(state.optimizer, DualState) else None  # after the dual step
     return {"update": state.update, "episodes": state.episodes, "steps": state.steps,
             "mean_return": float(returns.mean()), "min_return": float(returns.min()),
             "max_return": float(returns.max()), "grad_norm": float(np.linalg.norm(grad)),
@@ -274,7 +274,7 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
                 raise TrainingError(f"update {state.update}: the gradient is not finite ({grad.tolist()}); "
                                     "the last good checkpoint is kept")
             optimizer_before = state.optimizer.state_dict()
-            delta, kl, kl_lambda = _step(config, state, estimate, grad, lr)
+            delta, kl = _step(config, state, estimate, grad, lr)
             theta = state.theta + delta
             if not np.isfinite(theta).all():
                 state.optimizer.load_state_dict(optimizer_before)
@@ -295,7 +295,7 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
             if state.solved_at is None and evaluation.solved(config.solve_threshold):
                 state.solved_at = {"update": state.update, "episodes": state.episodes, "steps": state.steps,
                                    "seconds": state.seconds}
-            row = _row(state, estimate, grad, lr, kl, kl_lambda, ess, evaluation, state.seconds)
+            row = _row(state, estimate, grad, lr, kl, ess, evaluation, state.seconds)
             history.append(row)
             if metrics:
                 metrics.write(row)
