@@ -72,7 +72,8 @@ def test_history_rows_are_consistent():
 def test_kl_penalty_rows_follow_the_dual_ascent_on_lambda(tmp_path):
     config = VARIANTS["kl_penalty"].replace(stop_at_solve=False, max_episodes=80)
     rows = train(config, tmp_path / "run").history
-    assert json.loads((tmp_path / "run" / "checkpoint.json").read_text())["optimizer"]["lambda"] == rows[-1]["kl_lambda"]
+    checkpoint = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
+    assert checkpoint["optimizer"]["lambda"] == rows[-1]["kl_lambda"]
     lams = [config.kl_lambda_init] + [r["kl_lambda"] for r in rows]  # each row: lambda after its dual step
     assert all(r["kl"] > 0 for r in rows)
     for lam, row, after in zip(lams, rows, lams[1:]):

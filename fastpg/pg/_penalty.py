@@ -10,7 +10,7 @@ from ._policy import log_sigmoid, sigmoid
 
 @njit
 def old_policy_fill(left, logits, lengths, log_pi, p_left):
-    """log π_old(a_t|s_t) into ``log_pi`` and π_old(left|s_t) into ``p_left`` (float64[m, T]), from the stored logits."""
+    """log π_old(a_t|s_t) into ``log_pi`` and π_old(left|s_t) into ``p_left`` (float64[m, T]), from stored logits."""
     for i in range(lengths.shape[0]):
         for t in range(lengths[i]):
             z = logits[i, t]
@@ -43,7 +43,8 @@ def penalty_terms_fill(theta, features, left, lengths, log_pi_old, p_old, advant
                 log_pi, score = log_sigmoid(z), 1.0 - p
             else:
                 log_pi, score = log_sigmoid(-z), -p
-            w = math.exp(log_pi - log_pi_old[i, t]) * score * advantages[i, t] / m - lam * (p - p_old[i, t]) / steps
+            rho = math.exp(log_pi - log_pi_old[i, t])
+            w = rho * score * advantages[i, t] / m - lam * (p - p_old[i, t]) / steps
             curvature = p * (1.0 - p) / steps
             for k in range(d):
                 grad[k] += w * features[i, t, k]
@@ -78,7 +79,8 @@ def _spd_solve(a, b):
 
 
 @njit
-def penalty_ascent(features, left, lengths, log_pi_old, p_old, advantages, lam, lr, steps, grad, hessian, theta):
+def penalty_ascent(features, left, lengths, log_pi_old, p_old, advantages, lam, lr, steps, grad, hessian,
+                   theta):
     """``steps`` proximal Newton steps θ += (λ ∇²KL(θ) + I/η)^-1 ∇L(θ), in place on ``theta`` (float64[d], θ_old
     on entry); ``grad`` float64[d] and ``hessian`` float64[d, d] are work arrays. η = ``lr`` > 0."""
     d = theta.shape[0]

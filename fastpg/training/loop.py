@@ -211,7 +211,8 @@ def _row(state: _State, estimate, grad, lr, kl, ess, evaluation, wall) -> dict[s
     return {"update": state.update, "episodes": state.episodes, "steps": state.steps,
             "mean_return": float(returns.mean()), "min_return": float(returns.min()),
             "max_return": float(returns.max()), "grad_norm": float(np.linalg.norm(grad)),
-            "estimator_variance": float(estimate.variance.sum()), "kl": kl, "kl_lambda": kl_lambda, "ess": ess, "lr": lr,
+            "estimator_variance": float(estimate.variance.sum()), "kl": kl, "kl_lambda": kl_lambda, "ess": ess,
+            "lr": lr,
             "eval_mean_return": evaluation.mean_return if evaluation.complete else None,
             "theta": state.theta.tolist(), "wall_time": wall}
 
