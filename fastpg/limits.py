@@ -12,6 +12,7 @@ MAX_SECONDS = 1e9  # wall-clock budget of a training run
 MAX_CHECKPOINT_EVERY = 2**31  # updates between checkpoints
 MAX_REUSE_BATCHES = 64  # batches kept for importance-weighted reuse
 MAX_BACKTRACKS = 60  # natural-gradient line-search halvings
+MAX_INNER_STEPS = 1000  # KL-penalty inner steps per update
 MAX_ENVS = 1 << 28  # envs in one FastCartPoleBatch
 MAX_JSON_BYTES = 64 << 20  # a checkpoint, result or sweep file read back
 MAX_POLICY_BYTES = 1 << 20  # a policy file (also uncompressed, for npz)

@@ -22,6 +22,7 @@ VARIANTS = {
     "sgd_linear_schedule": QUICK.replace(optimizer="sgd", lr=0.01, lr_schedule="linear", max_episodes=200,
                                          stop_at_solve=False),
     "natural": QUICK.replace(optimizer="natural", batch_size=8, max_episodes=160),
+    "kl_penalty": QUICK.replace(optimizer="kl_penalty", max_episodes=160),
     "reuse": QUICK.replace(reuse_batches=2, lr=0.5, max_episodes=160),
     "bias_csv_total_return": QUICK.replace(bias=True, psi="total_return", baseline="optimal",
                                            metrics_format="csv", max_episodes=120),
@@ -65,6 +66,19 @@ def test_history_rows_are_consistent():
     assert same_bits(rows[-1]["theta"], result.theta)
     natural = train(VARIANTS["natural"]).history
     assert all(r["kl"] <= 0.01 * (1 + 1e-9) for r in natural) and any(r["kl"] > 0 for r in natural)
+    assert all(r["kl_lambda"] is None for r in natural + rows)
+
+
+def test_kl_penalty_rows_follow_the_dual_ascent_on_lambda(tmp_path):
+    config = VARIANTS["kl_penalty"].replace(stop_at_solve=False, max_episodes=80)
+    rows = train(config, tmp_path / "run").history
+    checkpoint = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
+    assert checkpoint["optimizer"]["lambda"] == rows[-1]["kl_lambda"]
+    lams = [config.kl_lambda_init] + [r["kl_lambda"] for r in rows]  # each row: lambda after its dual step
+    assert all(r["kl"] > 0 for r in rows)
+    for lam, row, after in zip(lams, rows, lams[1:]):
+        assert after == max(0.0, lam + config.kl_dual_step * (row["kl"] - config.kl_delta))
+    assert any(b > a for a, b in zip(lams, lams[1:])) and any(b < a for a, b in zip(lams, lams[1:]))
 
 
 @pytest.mark.parametrize(("budget", "reason"), [
@@ -239,6 +253,11 @@ def test_bad_options_are_refused_before_an_existing_run_is_touched(tmp_path):
     ({"adam_beta2": 1.0}, r"adam_beta2 must be in \[0.0, 1.0\)"),
     ({"env": "CartPole-v0"}, "can never be reached: CartPole-v0 episodes end after 200 steps"),
     ({"lr_schedule": "linear", "max_episodes": 0}, "set max_episodes or use a constant learning rate"),
+    ({"optimizer": "kl_penalty", "reuse_batches": 1}, "surrogate of the current batch only; set reuse_batches = 0"),
+    ({"kl_inner_steps": 0}, r"kl_inner_steps must be in \[1, 1000\]"),
+    ({"kl_inner_lr": 0.0}, r"kl_inner_lr must be in \(0.0, "),
+    ({"kl_dual_step": -1.0}, r"kl_dual_step must be in \[0.0, "),
+    ({"kl_lambda_init": -1.0}, r"kl_lambda_init must be in \[0.0, "),
 ])
 def test_cross_field_config_errors(changes, match):
     with pytest.raises(ValueError, match=match):

@@ -154,7 +154,7 @@ def _summary(result, one_line: bool) -> str:
     theta = "[" + ", ".join(f"{v:.6g}" for v in result.theta) + "]"
     if one_line:
         return f"{result.run_dir}: {solved}; {final}; theta {theta}"
-    optimizer = c.optimizer + ("" if c.optimizer == "natural" else f" lr {c.lr:g}")
+    optimizer = c.optimizer + ("" if c.optimizer in ("natural", "kl_penalty") else f" lr {c.lr:g}")
     baseline = f"{c.baseline} baseline" + (", normalized" if c.normalize else "")
     return "\n".join([
         f"fastpg: logistic policy on {c.env}, batch {c.batch_size}, {c.psi}, {baseline}, {optimizer}"

@@ -5,7 +5,8 @@
 - ``_rollout``: episodes under the policy (stored, streamed, played); ``_estimators``: Ψ, baselines,
   the batch gradient, Fisher and importance ratios over a stored batch;
 - ``engine``: ``rollout``, ``gradient``, ``estimate_gradient`` (validated at the boundary);
-- ``offpolicy``: importance weights; ``natural``: the KL trust-region step; ``optim``: SGD and Adam;
+- ``offpolicy``: importance weights; ``natural``: the KL trust-region step; ``kl_penalty`` (kernel
+  ``_penalty``): the KL-penalized surrogate with dual ascent on λ; ``optim``: SGD and Adam;
 - ``evaluation``: ``evaluate`` in the kernels and ``evaluate_in_gymnasium`` in Gymnasium's own env.
 
 A new estimator: its kernel in ``_estimators`` (a baseline: a branch of ``baseline_fill``), its name

@@ -16,7 +16,7 @@ BASELINES = {"none": BASELINE_NONE, "batch_mean": BASELINE_BATCH_MEAN, "per_time
              "optimal_per_timestep": BASELINE_OPTIMAL_PER_TIMESTEP}
 STREAMABLE_BASELINES = ("none", "batch_mean")  # estimators accumulated while rolling out
 
-OPTIMIZERS = ("adam", "sgd", "natural")
+OPTIMIZERS = ("adam", "sgd", "natural", "kl_penalty")
 SCHEDULES = ("constant", "linear", "exponential")
 REUSE_WEIGHTS = ("per_decision", "per_trajectory")
 

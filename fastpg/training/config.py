@@ -51,8 +51,8 @@ class TrainConfig:
     normalize: bool = _f(True, "standardize advantages (psi - baseline) over the batch's steps")
     bias: bool = _f(False, "add a bias term: P(left) = sigmoid(theta . s + b)")
     theta_init: float = _f(0.0, "initial value of every weight", low=-1e6, high=1e6)
-    optimizer: str = _f("adam", "update rule: adam, sgd (plain ascent) or natural (KL trust region)",
-                        choices=OPTIMIZERS)
+    optimizer: str = _f("adam", "update rule: adam, sgd (plain ascent), natural (KL trust region) or kl_penalty "
+                                "(surrogate minus lambda * (KL - kl_delta), lambda by dual ascent)", choices=OPTIMIZERS)
     lr: float = _f(1.0, "learning rate (adam, sgd)", low=0.0, high=1e6, low_open=True)
     lr_schedule: str = _f("constant", "learning-rate schedule over the max_episodes budget (other budgets do not "
                                       "shorten it)", choices=SCHEDULES)
@@ -61,12 +61,20 @@ class TrainConfig:
     adam_beta1: float = _f(0.7, "Adam first-moment decay", low=0.0, high=1.0, high_open=True)
     adam_beta2: float = _f(0.999, "Adam second-moment decay", low=0.0, high=1.0, high_open=True)
     adam_eps: float = _f(1e-8, "Adam epsilon", low=0.0, high=1.0, low_open=True)
-    kl_delta: float = _f(0.01, "natural gradient: KL trust region per update (nats, mean over states)",
-                         low=0.0, high=10.0, low_open=True)
+    kl_delta: float = _f(0.01, "KL per update (nats, mean over states): the natural gradient's trust region, "
+                               "kl_penalty's target epsilon", low=0.0, high=10.0, low_open=True)
     fisher_damping: float = _f(1e-4, "natural gradient: damping added to the Fisher diagonal", low=0.0, high=1e6)
     line_search: bool = _f(True, "natural gradient: backtrack until actual KL <= kl_delta and the surrogate improves")
     max_backtracks: int = _f(10, "natural gradient: halvings tried by the line search", low=0,
                              high=limits.MAX_BACKTRACKS)
+    kl_lambda_init: float = _f(10.0, "kl_penalty: the multiplier lambda of the first update (surrogate units per "
+                                     "nat)", low=0.0, high=1e12)
+    kl_dual_step: float = _f(100.0, "kl_penalty: dual step alpha of lambda <- max(0, lambda + alpha (KL - "
+                                     "kl_delta)) after each update (lambda per nat)", low=0.0, high=1e12)
+    kl_inner_steps: int = _f(30, "kl_penalty: proximal Newton steps on the penalized surrogate per update", low=1,
+                             high=limits.MAX_INNER_STEPS)
+    kl_inner_lr: float = _f(0.1, "kl_penalty: proximal step size eta of each inner step (theta per unit of "
+                                 "gradient; the step with lambda = 0)", low=0.0, high=1e6, low_open=True)
     reuse_batches: int = _f(0, "off-policy reuse: also use the last k batches with importance weights", low=0,
                             high=limits.MAX_REUSE_BATCHES)
     reuse_weights: str = _f("per_trajectory", "off-policy reuse: importance weights per_decision (prod of ratios up "
@@ -98,6 +106,9 @@ class TrainConfig:
             raise ValueError(f"solve_threshold {self.solve_threshold} can never be reached: {self.env} episodes end "
                              f"after {spec.max_episode_steps} steps (Gymnasium's threshold for it is "
                              f"{spec.reward_threshold:g})")
+        if self.optimizer == "kl_penalty" and self.reuse_batches:
+            raise ValueError("optimizer 'kl_penalty' maximizes the surrogate of the current batch only; set "
+                             "reuse_batches = 0")
         if self.lr_schedule != "constant" and self.max_episodes == 0:
             raise ValueError(f"lr_schedule {self.lr_schedule!r} runs over max_episodes, which is 0 (unlimited); "
                              "set max_episodes or use a constant learning rate")

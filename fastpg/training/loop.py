@@ -23,6 +23,7 @@ from ..export.policy_io import save_policy
 from ..files import write_json
 from ..pg import engine
 from ..pg.evaluation import evaluate, evaluate_in_gymnasium
+from ..pg.kl_penalty import DualState, kl_penalty_step
 from ..pg.natural import natural_step
 from ..pg.offpolicy import importance_weights, offpolicy_gradient, reweighted_gradient
 from ..pg.optim import SGD, Adam, learning_rate
@@ -95,12 +96,14 @@ class _State:
 def _optimizer(config: TrainConfig, dim: int):
     if config.optimizer == "adam":
         return Adam(dim, config.adam_beta1, config.adam_beta2, config.adam_eps)
+    if config.optimizer == "kl_penalty":
+        return DualState(config.kl_lambda_init)
     return SGD(dim)
 
 
 def _needs_batch(config: TrainConfig) -> bool:
-    """True if the update itself needs the stored batch (natural gradient, off-policy reuse)."""
-    return config.optimizer == "natural" or config.reuse_batches > 0
+    """True if the update itself needs the stored batch (natural gradient, KL penalty, off-policy reuse)."""
+    return config.optimizer in ("natural", "kl_penalty") or config.reuse_batches > 0
 
 
 def _preflight(config: TrainConfig) -> None:
@@ -181,7 +184,9 @@ def _reuse(config: TrainConfig, state: _State, estimate: engine.GradientEstimate
 
 def _step(config: TrainConfig, state: _State, estimate: engine.GradientEstimate, grad: np.ndarray,
           lr: float) -> tuple[np.ndarray, float | None]:
-    """θ's change for this update and, for the natural gradient, the exact KL it causes."""
+    """θ's change for this update and, for the natural gradient and the KL penalty, the exact KL it causes."""
+    if config.optimizer == "kl_penalty":
+        return _penalty_step(config, state, estimate)
     if config.optimizer != "natural":
         return state.optimizer.step(grad, lr), None
     batch = estimate.batch
@@ -192,12 +197,22 @@ def _step(config: TrainConfig, state: _State, estimate: engine.GradientEstimate,
     return step.delta_theta, step.kl
 
 
+def _penalty_step(config: TrainConfig, state: _State, estimate: engine.GradientEstimate):
+    """Seed 002's penalized surrogate on this batch; λ (the optimizer state) takes its dual step."""
+    step = kl_penalty_step(estimate.batch, estimate.advantages, state.optimizer.lam, target=config.kl_delta,
+                           dual_step=config.kl_dual_step, steps=config.kl_inner_steps, lr=config.kl_inner_lr)
+    state.optimizer.lam = step.lam
+    return step.theta - state.theta, step.kl
+
+
 def _row(state: _State, estimate, grad, lr, kl, ess, evaluation, wall) -> dict[str, Any]:
     returns = estimate.returns
+    kl_lambda = state.optimizer.lam if isinstance(state.optimizer, DualState) else None  # after the dual step
     return {"update": state.update, "episodes": state.episodes, "steps": state.steps,
             "mean_return": float(returns.mean()), "min_return": float(returns.min()),
             "max_return": float(returns.max()), "grad_norm": float(np.linalg.norm(grad)),
-            "estimator_variance": float(estimate.variance.sum()), "kl": kl, "ess": ess, "lr": lr,
+            "estimator_variance": float(estimate.variance.sum()), "kl": kl, "kl_lambda": kl_lambda, "ess": ess,
+            "lr": lr,
             "eval_mean_return": evaluation.mean_return if evaluation.complete else None,
             "theta": state.theta.tolist(), "wall_time": wall}
 
