@@ -106,7 +106,8 @@ def _needs_batch(config: TrainConfig) -> bool:
 def _preflight(config: TrainConfig) -> None:
     """Checks that need more than one field, before a run folder is touched."""
     if _needs_batch(config) or not streamable(config.baseline, config.normalize):
-        engine.check_stored_batch(config.batch_size, config.params.max_episode_steps, 5 if config.bias else 4)
+        engine.check_stored_batch(config.batch_size, config.params.max_episode_steps, 5 if config.bias else 4,
+                                  config.baseline)
 
 
 def _estimate(config: TrainConfig, theta: np.ndarray, update: int, params) -> engine.GradientEstimate:
