@@ -297,3 +297,11 @@ def test_normalized_estimators_are_biased(theta):
         cosine = mean @ expected / np.linalg.norm(mean) / np.linalg.norm(expected)
         assert cosine < 1 - 1e-4, (normalize, cosine)
     assert_close(expectation(theta, 2, normalize="episode"), expectation(theta, 1, normalize="episode"))
+
+
+@pytest.mark.parametrize("theta", THETAS)
+def test_the_score_weighted_per_timestep_baseline_is_biased(theta):
+    """b_tk = sum_j s_jtk^2 Psi_jt / sum_j s_jtk^2 (formerly 'optimal_per_timestep') includes episode i:
+    at m = 2 its expectation misses grad J by about half (max-norm) on this horizon."""
+    expected = exact_gradient(theta, 1.0)
+    assert relative_error(expectation(theta, 2, baseline="per_timestep_score_weighted"), expected) > 0.3

@@ -174,8 +174,6 @@ def test_sampled_importance_weighted_estimates_have_expectation_grad_j_at_theta_
     """Batches drawn under THETA, reweighted to THETA_NEW: E = grad J_gamma(THETA_NEW) given the initial states."""
     seeds = (0, MANY)
     expected = conditional(tuple(THETA_NEW), "total_return", "from_start", gamma, seeds, EPISODES)[1]
-    if kind == "reweighted" and psi == "reward_to_go":
-        pytest.skip("reweighted_gradient reuses the batch's advantages; its total-return case is the one tested")
     grads = []
     for estimate in sampled(seeds, EPISODES, psi=psi, discount=discount, gamma=gamma, streaming=False):
         weights = importance_weights(estimate.batch, THETA_NEW, per_decision=kind == "per_decision")
