@@ -187,6 +187,18 @@ def _standardization(lengths, psi_values, baseline, k, first, last, ddof, eps):
     return shift, 1.0 / (std + eps)
 
 
+@njit(inline="always")
+def _standardize_parameter(lengths, psi_values, baseline, mode, k, shift, scale):
+    """Write parameter k's normalization into ``shift[:, k]`` and ``scale[:, k]`` (see ``standardization_fill``)."""
+    if mode == NORMALIZE_NONE:
+        shift[0, k], scale[0, k] = 0.0, 1.0
+    elif mode == NORMALIZE_BATCH:
+        shift[0, k], scale[0, k] = _standardization(lengths, psi_values, baseline, k, 0, lengths.shape[0], 0, 1e-8)
+    else:
+        for i in range(lengths.shape[0]):
+            shift[i, k], scale[i, k] = _standardization(lengths, psi_values, baseline, k, i, i + 1, 1, 0.0)
+
+
 @njit
 def standardization_fill(lengths, psi_values, baseline, mode, shift, scale):
     """The normalization of the advantages A = Psi - b, per parameter, into ``shift`` and ``scale``.
@@ -196,28 +208,23 @@ def standardization_fill(lengths, psi_values, baseline, mode, shift, scale):
     steps, ddof 1, 1 / std (float64[m, d], row i for episode i). Zero spread: scale 0 (see ``_standardization``).
     """
     for k in range(baseline.shape[2]):
-        if mode == NORMALIZE_NONE:
-            shift[0, k], scale[0, k] = 0.0, 1.0
-        elif mode == NORMALIZE_BATCH:
-            shift[0, k], scale[0, k] = _standardization(lengths, psi_values, baseline, k, 0, lengths.shape[0], 0, 1e-8)
-        else:
-            for i in range(lengths.shape[0]):
-                shift[i, k], scale[i, k] = _standardization(lengths, psi_values, baseline, k, i, i + 1, 1, 0.0)
+        _standardize_parameter(lengths, psi_values, baseline, mode, k, shift, scale)
 
 
 @njit
-def gradient_accumulate(features, left, logits, lengths, psi_values, baseline, shift, scale, per_episode, grad,
+def gradient_accumulate(features, left, logits, lengths, psi_values, baseline, mode, shift, scale, per_episode, grad,
                         advantages):
     """The batch estimator 1/m sum_i sum_t s_t A_t (seed 003) and its per-episode terms.
 
-    A_{i,t,k} = (Psi_{i,t} - b[i,t,k] - shift[i,k]) * scale[i,k], where ``baseline`` (float64[1 or m, T, d]),
-    ``shift`` and ``scale`` (float64[1 or m, d], from ``standardization_fill``) have one row shared
-    by every episode or one row per episode. Writes per_episode[i, k] = sum_t s_{i,t,k} A_{i,t,k}
+    A_{i,t,k} = (Psi_{i,t} - b[i,t,k] - shift[i,k]) * scale[i,k], where ``baseline`` (float64[1 or m, T, d])
+    has one row shared by every episode or one per episode, and the normalization ``mode`` writes
+    ``shift`` and ``scale`` (float64[1 or m, d], as ``standardization_fill`` does) first. Writes per_episode[i, k] = sum_t s_{i,t,k} A_{i,t,k}
     (float64[m, d]), grad = mean over i (float64[d], summed in episode order) and the advantages
     used, A[i, t, k], into ``advantages`` (float64[m, T, d]) for off-policy reuse.
     """
     m, horizon, d = features.shape
     for k in range(d):
+        _standardize_parameter(lengths, psi_values, baseline, mode, k, shift, scale)
         acc = 0.0
         for i in range(m):
             bi, si = (i if baseline.shape[0] > 1 else 0), (i if shift.shape[0] > 1 else 0)

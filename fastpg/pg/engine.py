@@ -29,7 +29,8 @@ from ..validate import check_episodes, check_gamma, check_int, check_seed, check
 from . import _estimators as est
 from ._rollout import rollout_batch, stream_batch
 from .options import (
-    BASELINES, LEAVE_ONE_OUT_BASELINES, NORMALIZE, baseline_code, normalize_name, psi_code, streamable,
+    BASELINES, LEAVE_ONE_OUT_BASELINES, NORMALIZE, NORMALIZE_EPISODE, baseline_code, normalize_name, psi_code,
+    streamable,
 )
 
 LEAVE_ONE_OUT_CODES = tuple(BASELINES[name] for name in LEAVE_ONE_OUT_BASELINES)
@@ -172,17 +173,15 @@ def check_estimator(baseline: str, normalize, episodes: int) -> tuple[int, int]:
 
 
 def advantage_terms(batch: Batch, code: int, gamma: float, kind: int, mode: int):
-    """Psi float64[m, T], the baseline float64[1 or m, T, d] and the normalization's shift and scale
-    float64[1 or m, d] of a stored batch (one row for all episodes, or one per episode)."""
+    """Psi float64[m, T], the baseline float64[1 or m, T, d] of a stored batch, and room for the
+    normalization's shift and scale float64[1 or m, d] (one row for all episodes, or one per episode)."""
     m, horizon, d = batch.features.shape
     psi_values = np.zeros((m, horizon))
     est.psi_fill(batch.rewards, batch.lengths, code, gamma, psi_values)
     b = np.empty((m if kind in LEAVE_ONE_OUT_CODES else 1, horizon, d))
     est.baseline_fill(batch.features, batch.left, batch.logits, batch.lengths, psi_values, kind, b)
-    rows = m if mode == NORMALIZE["episode"] else 1
-    shift, scale = np.empty((rows, d)), np.empty((rows, d))
-    est.standardization_fill(batch.lengths, psi_values, b, mode, shift, scale)
-    return psi_values, b, shift, scale
+    rows = m if mode == NORMALIZE_EPISODE else 1
+    return psi_values, b, np.empty((rows, d)), np.empty((rows, d))
 
 
 def gradient(batch: Batch, *, psi: str = "reward_to_go", gamma: float = 1.0, discount: str = "from_start",
@@ -200,8 +199,8 @@ def gradient(batch: Batch, *, psi: str = "reward_to_go", gamma: float = 1.0, dis
     psi_values, b, shift, scale = advantage_terms(batch, code, gamma, kind, mode)
     per_episode, grad, fisher = np.empty((m, d)), np.empty(d), np.empty((d, d))
     advantages = np.zeros((m, horizon, d))
-    est.gradient_accumulate(batch.features, batch.left, batch.logits, batch.lengths, psi_values, b, shift, scale,
-                            per_episode, grad, advantages)
+    est.gradient_accumulate(batch.features, batch.left, batch.logits, batch.lengths, psi_values, b, mode, shift,
+                            scale, per_episode, grad, advantages)
     est.fisher_accumulate(batch.features, batch.logits, batch.lengths, fisher)
     return GradientEstimate(grad, per_episode, fisher, batch.lengths, batch.returns,
                             batch, advantages)

@@ -109,7 +109,8 @@ def offpolicy_gradient(batch: Batch, theta_new, weights: ImportanceWeights, *, p
     kind, mode = check_estimator(baseline, normalize, m)
     if theta_new.shape != batch.theta.shape or per_step.shape != (m, horizon):
         raise ValueError("theta_new must have the batch's d entries and weights the batch's shape (m, T)")
-    _, b, shift, scale = advantage_terms(batch, code, gamma, kind, mode)
+    psi_values, b, shift, scale = advantage_terms(batch, code, gamma, kind, mode)
+    est.standardization_fill(batch.lengths, psi_values, b, mode, shift, scale)
     weighted = np.zeros((m, horizon))
     est.weighted_psi_fill(batch.rewards, batch.lengths, per_step, code, gamma, weighted)
     grad = np.empty(d)
