@@ -13,6 +13,11 @@ of N batches are i.i.d. with mean 0, and each parameter's t-statistic is bounded
   normalizations): the exact expectation of the stored-path estimate (``engine.gradient``, pinned to
   the NumPy reference batch by batch in test_engine.py) over every pair of trajectories, N = 40
   batches of 2, |t| < 8: P(|t_39| > 8) = 9.5e-10 per comparison, fewer than 200: false failure < 2e-7.
+  Normalization is crossed with every baseline for reward-to-go from the start, and with the
+  default and no baseline for the other two Psi: Psi enters the stored path only as the array
+  the baseline and the normalization read, and every Psi x baseline x normalize combination is
+  checked batch by batch against the NumPy reference in test_engine.py (enumerating pairs costs
+  about a second per combination here).
 
 The seeds are fixed, so the tests are deterministic anyway: these bounds say how unlikely it was to
 pick seeds that fail a correct engine. Streamed and stored paths are both tested; odd seeds run on 2
@@ -188,7 +193,10 @@ def test_sampled_importance_weighted_estimates_have_expectation_grad_j_at_theta_
 BIASED = ([(psi, discount, gamma, baseline, "none") for psi, discount, gamma in PSI_CASES[1::2]
            for baseline in ("optimal", "per_timestep_running", "per_timestep_score_weighted")]
           + [("reward_to_go", "from_start", 0.9, baseline, normalize) for baseline in options.BASELINES
-             for normalize in ("batch", "episode")])
+             for normalize in ("batch", "episode")]
+          + [(psi, discount, 0.9, baseline, normalize) for psi, discount in (("total_return", "from_start"),
+                                                                             ("reward_to_go", "from_step"))
+             for baseline in ("none", "per_timestep") for normalize in ("batch", "episode")])
 
 
 @pytest.mark.parametrize(("psi", "discount", "gamma", "baseline", "normalize"), BIASED)
