@@ -60,7 +60,8 @@ def enumerate_episodes(theta, states0, params=PARAMS):
     left = np.array(list(itertools.product((True, False), repeat=horizon)))  # [S, T]
     x, x_dot, angle, angle_dot = (np.repeat(states0[:, j:j + 1], len(left), axis=1) for j in range(4))
     features = np.zeros((n, len(left), horizon, d))
-    lengths, alive, log_p = np.full((n, len(left)), horizon), np.ones((n, len(left)), dtype=bool), np.zeros((n, len(left)))
+    shape = (n, len(left))
+    lengths, alive, log_p = np.full(shape, horizon), np.ones(shape, dtype=bool), np.zeros(shape)
     for t in range(horizon):
         features[:, :, t, :4] = np.stack([x, x_dot, angle, angle_dot], axis=-1).astype(np.float32)
         if d == 5:
@@ -212,8 +213,9 @@ def test_sampled_biased_estimates_have_the_expectation_of_the_stored_estimate(ps
         total = np.zeros(5)
         for i, j in itertools.product(*(np.flatnonzero(p) for p in prob)):
             f = np.ascontiguousarray(np.stack([features[0, i], features[1, j]]))
-            pair = Batch(THETA, f, np.ascontiguousarray(left[[i, j]]), f @ THETA,
-                         np.stack([steps[0, i], steps[1, j]]).astype(np.float64), np.array([lengths[0, i], lengths[1, j]]))
+            rewards = np.stack([steps[0, i], steps[1, j]]).astype(np.float64)
+            pair = Batch(THETA, f, np.ascontiguousarray(left[[i, j]]), f @ THETA, rewards,
+                         np.array([lengths[0, i], lengths[1, j]]))
             total += prob[0, i] * prob[1, j] * engine.gradient(pair, **kwargs).grad
         expected.append(total)
     assert_unbiased([e.grad for e in estimates], expected, T_BOUND)

@@ -218,9 +218,10 @@ def gradient_accumulate(features, left, logits, lengths, psi_values, baseline, m
 
     A_{i,t,k} = (Psi_{i,t} - b[i,t,k] - shift[i,k]) * scale[i,k], where ``baseline`` (float64[1 or m, T, d])
     has one row shared by every episode or one per episode, and the normalization ``mode`` writes
-    ``shift`` and ``scale`` (float64[1 or m, d], as ``standardization_fill`` does) first. Writes per_episode[i, k] = sum_t s_{i,t,k} A_{i,t,k}
-    (float64[m, d]), grad = mean over i (float64[d], summed in episode order) and the advantages
-    used, A[i, t, k], into ``advantages`` (float64[m, T, d]) for off-policy reuse.
+    ``shift`` and ``scale`` (float64[1 or m, d], as ``standardization_fill`` does) first. Writes
+    per_episode[i, k] = sum_t s_{i,t,k} A_{i,t,k} (float64[m, d]), grad = mean over i (float64[d],
+    summed in episode order) and the advantages used, A[i, t, k], into ``advantages`` (float64[m, T, d])
+    for off-policy reuse.
     """
     m, horizon, d = features.shape
     for k in range(d):
@@ -338,12 +339,13 @@ def weighted_psi_fill(rewards, lengths, weights, psi, gamma, out):
 @njit
 def offpolicy_gradient_accumulate(theta_new, features, left, lengths, weighted_psi, weights, baseline, shift, scale,
                                   grad):
-    """Importance-weighted gradient at theta_new: 1/m sum_i sum_t s^new_{i,t,k} c_ik (P_{i,t} - w_{i,t} (b[i,t,k] + mu_ik)).
+    """Importance-weighted gradient at theta_new: 1/m sum_i sum_t s^new_{i,t,k} c_ik (P_it - w_it (b_itk + mu_ik)).
 
     ``weighted_psi`` P float64[m, T] from ``weighted_psi_fill``; ``weights`` float64[m, T] the ratio
     products w_{i,t} that weight the baseline term (it depends on the trajectory up to t only);
     ``baseline`` float64[1 or m, T, d], ``shift`` mu / ``scale`` c float64[1 or m, d] the batch's
-    normalization (0 and 1 without it), one row shared or one per episode, as in ``gradient_accumulate``. At theta_new = theta_old with unit weights this is the batch's own estimate.
+    normalization (0 and 1 without it), one row shared or one per episode, as in ``gradient_accumulate``.
+    At theta_new = theta_old with unit weights this is the batch's own estimate.
     """
     m, horizon, d = features.shape
     grad[:] = 0.0

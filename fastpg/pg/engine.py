@@ -127,7 +127,7 @@ def check_stored_batch(episodes: int, horizon: int, d: int, baseline: str = "non
     if episodes * horizon * per_step > MAX_BATCH_BYTES:
         raise ValueError(f"a stored batch of {episodes} episodes x {horizon} steps needs more than "
                          f"{MAX_BATCH_BYTES >> 20} MiB; use a smaller batch or a streaming estimate "
-                         f"(baseline none or batch_mean, no normalization)")
+                         f"(baseline none, batch_mean or batch_mean_loo, no normalization)")
 
 
 def check_threads(threads) -> int:
