@@ -84,6 +84,21 @@ def test_estimators_match_numpy_reference(psi, discount, baseline, normalize, ga
     np.testing.assert_allclose(estimate.variance, per_episode.var(axis=0, ddof=1) / 5, rtol=1e-10)
 
 
+@pytest.mark.nojit
+def test_every_baseline_and_normalization_matches_the_reference_on_a_tiny_batch():
+    """The same check on 3 episodes of at most 6 steps, small enough to run the kernels' Python bodies."""
+    theta = np.array([0.3, -0.2, 1.5, 0.4, 0.25])
+    short = make_params(max_episode_steps=6)._replace(theta_threshold_radians=0.05)  # some episodes fall early
+    batch = engine.rollout(theta, 3, 6, params=short)
+    assert len(set(batch.lengths)) > 1
+    episodes = [(f.tolist(), list(a), list(r)) for f, a, _, r in masked(batch)]
+    scale = np.abs(engine.gradient(batch).grad).max()
+    for baseline, normalize in itertools.product(options.BASELINES, options.NORMALIZE):
+        estimate = engine.gradient(batch, psi="reward_to_go", gamma=0.9, baseline=baseline, normalize=normalize)
+        grad, _ = ref.batch_gradient(theta, episodes, "reward_to_go", "from_start", 0.9, baseline, normalize)
+        np.testing.assert_allclose(estimate.grad, grad, rtol=1e-12, atol=1e-12 * scale)
+
+
 @pytest.mark.parametrize(("psi", "discount"), [("total_return", "from_start"), ("reward_to_go", "from_start"),
                                                ("reward_to_go", "from_step")])
 @pytest.mark.parametrize("baseline", options.STREAMABLE_BASELINES)

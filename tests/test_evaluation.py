@@ -78,6 +78,14 @@ def test_mean_kl_matches_its_definition():
     assert mean_kl(f, a, a) == 0.0
 
 
+def test_a_leave_one_out_baseline_needs_two_episodes_per_batch(tmp_path):
+    from fastpg.training import train
+
+    with pytest.raises(ValueError, match="at least 2 episodes"):
+        train(TrainConfig(batch_size=1, baseline="optimal_loo"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_config_reads_normalize_true_and_false_as_batch_and_none(tmp_path):
     (tmp_path / "old.toml").write_text("normalize = false\n")
     assert load_config(tmp_path / "old.toml").normalize == "none"
