@@ -102,13 +102,9 @@ def psi_values(rewards, psi: str, discount: str, gamma: float) -> np.ndarray:
     return np.array([sum(gamma ** (u - t) * rewards[u] for u in range(t, n)) for t in range(n)])
 
 
-def batch_gradient(theta, episodes, psi="reward_to_go", discount="from_start", gamma=1.0, baseline="none",
-                   normalize=False):
-    """The batch estimator from per-episode (features, left, rewards) lists. Returns (grad, per_episode)."""
-    m, d = len(episodes), len(theta)
-    psis = [psi_values(r, psi, discount, gamma) for _, _, r in episodes]
-    scores = [np.array([score(theta, f, a) for f, a in zip(fs, ls)]).reshape(-1, d) for fs, ls, _ in episodes]
-    horizon = max(len(p) for p in psis)
+def shared_baseline(baseline, psis, scores, horizon, d):
+    """b[t, k] of a baseline computed from the given episodes (their Psi arrays and per-step scores)."""
+    m = len(psis)
     b = np.zeros((horizon, d))
     if baseline == "batch_mean":
         b[:] = np.mean([p[0] for p in psis])
@@ -117,24 +113,55 @@ def batch_gradient(theta, episodes, psi="reward_to_go", discount="from_start", g
             b[t] = sum(p[t] for p in psis if t < len(p)) / m
     elif baseline == "per_timestep_running":
         for t in range(horizon):
-            b[t] = np.mean([p[t] for p in psis if t < len(p)])
+            b[t] = np.mean([p[t] for p in psis if t < len(p)]) if any(t < len(p) for p in psis) else 0.0
     elif baseline == "optimal":
         S = np.array([s.sum(axis=0) for s in scores])
         G = np.array([p[0] for p in psis])
         den = (S**2).sum(axis=0)
         b[:] = np.where(den > 0, (S**2 * G[:, None]).sum(axis=0) / np.where(den > 0, den, 1), 0.0)
-    elif baseline == "optimal_per_timestep":
+    elif baseline == "per_timestep_score_weighted":
         for t in range(horizon):
             rows = [(s[t], p[t]) for s, p in zip(scores, psis) if t < len(p)]
             num = sum(s**2 * p for s, p in rows)
             den = sum(s**2 for s, _ in rows)
             b[t] = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
-    adv = [p[:, None] - b[: len(p)] for p in psis]
-    if normalize:
-        flat = np.concatenate(adv)
-        magnitude = np.concatenate([np.abs(p)[:, None] + np.abs(b[: len(p)]) for p in psis]).max(axis=0)
-        std = flat.std(axis=0)
-        scale = np.where(std <= 1e-12 * np.maximum(1.0, magnitude), 0.0, 1.0 / (std + 1e-8))  # no spread: all 0
-        adv = [(a - flat.mean(axis=0)) * scale for a in adv]
+    return b
+
+
+def standardized(adv, psis, b_of, ddof, eps):
+    """The advantages ``adv`` (list of [n, d]) standardized over all of their steps, zero spread giving 0."""
+    flat = np.concatenate(adv)
+    if flat.shape[0] <= ddof:
+        return [np.zeros_like(a) for a in adv]
+    magnitude = np.concatenate([np.abs(p)[:, None] + np.abs(b_of(i)[: len(p)]) for i, p in psis]).max(axis=0)
+    std = flat.std(axis=0, ddof=ddof)
+    spread = std > 1e-12 * np.maximum(1.0, magnitude)
+    scale = np.where(spread, 1.0 / np.where(spread, std + eps, 1.0), 0.0)  # no spread: all 0
+    return [(a - flat.mean(axis=0)) * scale for a in adv]
+
+
+def batch_gradient(theta, episodes, psi="reward_to_go", discount="from_start", gamma=1.0, baseline="none",
+                   normalize=False):
+    """The batch estimator from per-episode (features, left, rewards) lists. Returns (grad, per_episode).
+
+    A baseline named ``X_loo`` is baseline X of the other m - 1 episodes; ``normalize`` False/"none",
+    True/"batch" (all steps, ddof 0, 1/(std + 1e-8)) or "episode" (each episode's steps, ddof 1, 1/std).
+    """
+    m, d = len(episodes), len(theta)
+    psis = [psi_values(r, psi, discount, gamma) for _, _, r in episodes]
+    scores = [np.array([score(theta, f, a) for f, a in zip(fs, ls)]).reshape(-1, d) for fs, ls, _ in episodes]
+    horizon = max(len(p) for p in psis)
+    if baseline.endswith("_loo"):  # zero padding of the others makes "per_timestep" divide by m - 1
+        name = baseline[: -len("_loo")]
+        baselines = [shared_baseline(name, psis[:i] + psis[i + 1:], scores[:i] + scores[i + 1:], horizon, d)
+                     for i in range(m)]
+    else:
+        baselines = [shared_baseline(baseline, psis, scores, horizon, d)] * m
+    adv = [p[:, None] - b[: len(p)] for p, b in zip(psis, baselines)]
+    normalize = {False: "none", True: "batch"}.get(normalize, normalize)
+    if normalize == "batch":
+        adv = standardized(adv, list(enumerate(psis)), baselines.__getitem__, 0, 1e-8)
+    elif normalize == "episode":
+        adv = [standardized([a], [(i, p)], baselines.__getitem__, 1, 0.0)[0] for i, (a, p) in enumerate(zip(adv, psis))]
     per_episode = np.array([(s * a).sum(axis=0) for s, a in zip(scores, adv)])
     return per_episode.mean(axis=0), per_episode

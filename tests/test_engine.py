@@ -23,7 +23,7 @@ BALANCING = np.array([-0.2, -1.0, -10.0, -3.0])  # some episodes reach truncatio
 ESTIMATORS = [(psi, discount, baseline, normalize)
               for psi, discount in (("total_return", "from_start"), ("reward_to_go", "from_start"),
                                     ("reward_to_go", "from_step"))
-              for baseline in options.BASELINES for normalize in (False, True)]
+              for baseline in options.BASELINES for normalize in options.NORMALIZE]
 
 
 def key_of(seed, m):
@@ -96,9 +96,24 @@ def test_estimators_match_numpy_reference(psi, discount, baseline, normalize, ga
     np.testing.assert_allclose(estimate.variance, per_episode.var(axis=0, ddof=1) / 5, rtol=1e-10)
 
 
+@pytest.mark.nojit
+def test_every_baseline_and_normalization_matches_the_reference_on_a_tiny_batch():
+    """The same check on 3 episodes of at most 6 steps, small enough to run the kernels' Python bodies."""
+    theta = np.array([0.3, -0.2, 1.5, 0.4, 0.25])
+    short = make_params(max_episode_steps=6)._replace(theta_threshold_radians=0.05)  # some episodes fall early
+    batch = engine.rollout(theta, 3, 6, params=short)
+    assert len(set(batch.lengths)) > 1
+    episodes = [(f.tolist(), list(a), list(r)) for f, a, _, r in masked(batch)]
+    scale = np.abs(engine.gradient(batch).grad).max()
+    for baseline, normalize in itertools.product(options.BASELINES, options.NORMALIZE):
+        estimate = engine.gradient(batch, psi="reward_to_go", gamma=0.9, baseline=baseline, normalize=normalize)
+        grad, _ = ref.batch_gradient(theta, episodes, "reward_to_go", "from_start", 0.9, baseline, normalize)
+        np.testing.assert_allclose(estimate.grad, grad, rtol=1e-12, atol=1e-12 * scale)
+
+
 @pytest.mark.parametrize(("psi", "discount"), [("total_return", "from_start"), ("reward_to_go", "from_start"),
                                                ("reward_to_go", "from_step")])
-@pytest.mark.parametrize("baseline", ["none", "batch_mean"])
+@pytest.mark.parametrize("baseline", options.STREAMABLE_BASELINES)
 @pytest.mark.parametrize("gamma", [1.0, 0.9])
 def test_streaming_equals_stored(psi, discount, baseline, gamma):
     kwargs = dict(psi=psi, discount=discount, baseline=baseline, gamma=gamma)
@@ -170,7 +185,7 @@ def test_offpolicy_gradient_at_its_own_theta_gives_its_own_estimate(psi, discoun
     np.testing.assert_allclose(again, estimate.grad, rtol=1e-11, atol=1e-11 * np.abs(estimate.grad).max())
 
 
-@pytest.mark.parametrize("baseline", ["per_timestep", "optimal_per_timestep"])
+@pytest.mark.parametrize("baseline", ["per_timestep", "per_timestep_score_weighted"])
 @pytest.mark.parametrize("normalize", [False, True])
 def test_offpolicy_gradient_matches_a_per_reward_reference(baseline, normalize):
     """Per decision: sum_t s^new_t c (sum_t' rho_{0:t'} r_t' - rho_{0:t} (b_t + mu)), straight from the definition."""
@@ -201,25 +216,28 @@ def test_offpolicy_gradient_matches_a_per_reward_reference(baseline, normalize):
 SURVIVOR = np.array([-0.5, -2.0, -20.0, -5.0])  # every episode of the batch below is truncated at 500 steps
 
 
-@pytest.mark.parametrize("baseline", ["per_timestep", "optimal_per_timestep", "none", "batch_mean"])
+@pytest.mark.parametrize("baseline", ["per_timestep", "per_timestep_loo", "per_timestep_score_weighted", "none",
+                                      "batch_mean", "batch_mean_loo"])
+@pytest.mark.parametrize("normalize", ["batch", "episode"])
 @pytest.mark.parametrize(("psi", "discount", "gamma"), [("reward_to_go", "from_start", 1.0),
                                                         ("reward_to_go", "from_start", 0.95),
                                                         ("reward_to_go", "from_step", 0.95),
                                                         ("total_return", "from_start", 0.95)])
-def test_normalizing_advantages_without_spread_gives_an_exactly_zero_gradient(baseline, psi, discount, gamma):
+def test_normalizing_advantages_without_spread_gives_an_exactly_zero_gradient(baseline, normalize, psi, discount,
+                                                                            gamma):
     """Equal advantages (up to rounding) have no direction: the normalized gradient is 0, not noise / 1e-8.
 
-    Before, optimal_per_timestep gave |grad| ~ 3e-6 here (rounding of sum s^2 Psi / sum s^2 scaled by 1e8).
+    Before, per_timestep_score_weighted gave |grad| ~ 3e-6 here (rounding of sum s^2 Psi / sum s^2 scaled by 1e8).
     """
     batch = engine.rollout(SURVIVOR, 4, 0)
     assert (batch.lengths == 500).all()
-    estimate = engine.gradient(batch, psi=psi, discount=discount, gamma=gamma, baseline=baseline, normalize=True)
-    if baseline in ("per_timestep", "optimal_per_timestep") or psi == "total_return":  # no spread at all
+    estimate = engine.gradient(batch, psi=psi, discount=discount, gamma=gamma, baseline=baseline, normalize=normalize)
+    if baseline.startswith("per_timestep") or psi == "total_return":  # no spread, in the batch or any episode
         assert (estimate.grad == 0.0).all() and (estimate.advantages == 0.0).all()
         assert (estimate.per_episode == 0.0).all()
 
 
-@pytest.mark.parametrize("baseline", ["per_timestep", "optimal_per_timestep"])
+@pytest.mark.parametrize("baseline", ["per_timestep", "per_timestep_score_weighted"])
 def test_the_natural_step_does_not_move_theta_from_a_batch_without_spread(baseline):
     from fastpg.training import TrainConfig, loop
 

@@ -23,15 +23,18 @@ STATE0 = (0.0, 0.3, 0.15, 0.4)  # the pole falls within 7 steps on some branches
 THETAS = [np.array([0.3, -0.2, 1.5, 0.4]), np.array([0.3, -0.2, 1.5, 0.4, 0.25])]
 
 
-def trajectories(theta):
-    return list(ref.enumerate_trajectories(theta, STATE0, HORIZON))
+SHORT = {"state0": (0.0, 0.3, 0.19, 0.3), "horizon": 5}  # 16 trajectories of 3 to 5 steps: 16^3 batches of 3
 
 
-def batch_of(theta, episodes):
-    """A stored Batch holding the given (features, left, rewards) episodes, padded to HORIZON."""
+def trajectories(theta, horizon=HORIZON, state0=STATE0):
+    return list(ref.enumerate_trajectories(theta, state0, horizon))
+
+
+def batch_of(theta, episodes, horizon=HORIZON):
+    """A stored Batch holding the given (features, left, rewards) episodes, padded to ``horizon``."""
     m, d = len(episodes), len(theta)
-    features, left = np.zeros((m, HORIZON, d)), np.zeros((m, HORIZON), dtype=bool)
-    logits, rewards = np.zeros((m, HORIZON)), np.zeros((m, HORIZON))
+    features, left = np.zeros((m, horizon, d)), np.zeros((m, horizon), dtype=bool)
+    logits, rewards = np.zeros((m, horizon)), np.zeros((m, horizon))
     for i, (f, a, r) in enumerate(episodes):
         n = len(r)
         features[i, :n], left[i, :n], rewards[i, :n] = f, a, r
@@ -54,13 +57,17 @@ def exact_gradient(theta, gamma):
     return total
 
 
-def expectation(theta, m, **kwargs):
-    """Exact E[estimator] over batches of m i.i.d. episodes."""
-    trajs = trajectories(theta)
+def expectation(theta, m, horizon=HORIZON, state0=STATE0, **kwargs):
+    """Exact E[estimator] over batches of m i.i.d. episodes (trajectories stored once, batches stacked from them)."""
+    trajs = trajectories(theta, horizon, state0)
+    rows = batch_of(theta, [t[1:] for t in trajs], horizon)
     total = np.zeros(len(theta))
-    for combo in itertools.product(trajs, repeat=m):
-        weight = np.prod([c[0] for c in combo])
-        total += weight * engine.gradient(batch_of(theta, [c[1:] for c in combo]), **kwargs).grad
+    for combo in itertools.product(range(len(trajs)), repeat=m):
+        weight = np.prod([trajs[c][0] for c in combo])
+        pick = list(combo)
+        batch = Batch(rows.theta, rows.features[pick], rows.left[pick], rows.logits[pick], rows.rewards[pick],
+                      rows.lengths[pick])
+        total += weight * engine.gradient(batch, **kwargs).grad
     return total
 
 
@@ -216,3 +223,85 @@ def test_reweighted_gradient_refuses_per_decision_weights():
     estimate = engine.gradient(batch)
     with pytest.raises(ValueError, match="offpolicy_gradient"):
         reweighted_gradient(batch, estimate.advantages, theta, importance_weights(batch, theta, per_decision=True))
+
+
+@pytest.mark.parametrize("theta", THETAS)
+@pytest.mark.parametrize("baseline", ["batch_mean_loo", "per_timestep_loo", "optimal_loo"])
+@pytest.mark.parametrize(("psi", "gamma"), [("total_return", 1.0), ("reward_to_go", 0.9)])
+def test_leave_one_out_baselines_are_unbiased(theta, baseline, psi, gamma):
+    """Episode i's baseline from the other m - 1 episodes is independent of it: E[s_t b] = 0, so E = grad J_gamma.
+
+    m = 2 on the 7-step horizon, m = 3 on the SHORT one (16^3 batches); episodes of different lengths in both.
+    """
+    kwargs = {"psi": psi, "gamma": gamma, "baseline": baseline}
+    assert_close(expectation(theta, 2, **kwargs), exact_gradient(theta, gamma))
+    short = np.zeros(len(theta))
+    for p, fs, ls, rs in trajectories(theta, **SHORT):
+        score = sum(ref.score(theta, f, a) for f, a in zip(fs, ls))
+        short += p * score * sum(gamma**t * r for t, r in enumerate(rs))
+    assert_close(expectation(theta, 3, **SHORT, **kwargs), short)
+
+
+@pytest.mark.parametrize("theta", THETAS)
+def test_per_timestep_leave_one_out_is_the_shared_baseline_scaled_by_m_over_m_minus_1(theta):
+    """Psi_i - (m b - Psi_i)/(m - 1) = m/(m - 1) (Psi_i - b): (m - 1)/m grad J becomes grad J."""
+    batch = batch_of(theta, [t[1:] for t in trajectories(theta)[:5]])
+    shared = engine.gradient(batch, baseline="per_timestep").grad
+    assert_close(engine.gradient(batch, baseline="per_timestep_loo").grad, shared * 5 / 4, 1e-14)
+
+
+@pytest.mark.parametrize("theta", THETAS)
+def test_the_in_batch_optimal_baseline_is_biased(theta):
+    """b_k = sum_j S_jk^2 R_j / sum_j S_jk^2 contains episode i itself: at m = 2 its expectation misses grad J by
+    over 10% (max-norm) on this horizon, while optimal_loo hits it to 1e-12 (test above)."""
+    expected = exact_gradient(theta, 1.0)
+    assert relative_error(expectation(theta, 2, psi="total_return", baseline="optimal"), expected) > 0.1
+
+
+def single_episode_moments(theta, b):
+    """Exact E[(S_k (R - b_k))^2] per parameter k for one episode, S = sum_t grad log pi, R the return."""
+    total = np.zeros(len(theta))
+    for p, fs, ls, rs in trajectories(theta):
+        score = sum(ref.score(theta, f, a) for f, a in zip(fs, ls))
+        total += p * (score * (sum(rs) - b)) ** 2
+    return total
+
+
+@pytest.mark.parametrize("theta", THETAS)
+def test_seed_002_baseline_minimizes_the_variance_of_the_total_return_estimator(theta):
+    """Var_k(b) = E[S_k^2 (R - b)^2] - (dJ/dtheta_k)^2 is a parabola in b with its minimum at
+    b*_k = E[S_k^2 R] / E[S_k^2] (seed 002): 'optimal' and 'optimal_loo' estimate b* from the batch."""
+    trajs = trajectories(theta)
+    squares = sum(p * sum(ref.score(theta, f, a) for f, a in zip(fs, ls)) ** 2 for p, fs, ls, _ in trajs)
+    weighted = sum(p * sum(ref.score(theta, f, a) for f, a in zip(fs, ls)) ** 2 * sum(rs) for p, fs, ls, rs in trajs)
+    best = weighted / squares
+    mean_return = objective(theta, 1.0)
+    at_best = single_episode_moments(theta, best)
+    for other in (best * 0.99, best * 1.01, np.full(len(theta), mean_return)):
+        assert (single_episode_moments(theta, other) > at_best).all()
+    # the minimum of the parabola a b^2 - 2 c b + e sits at c / a: its derivative there vanishes
+    h = 1e-4 * np.abs(best)
+    slope = (single_episode_moments(theta, best + h) - single_episode_moments(theta, best - h)) / (2 * h)
+    assert np.abs(slope).max() <= 1e-8 * at_best.max()
+
+
+@pytest.mark.parametrize("theta", THETAS)
+def test_normalized_estimators_are_biased(theta):
+    """Standardizing advantages divides by a data-dependent spread: neither form's expectation is a multiple of grad J.
+
+    Seed 001's per-episode form with no baseline couples no episodes, so its expectation does not depend on m.
+    """
+    expected = exact_gradient(theta, 1.0)
+    for normalize in ("batch", "episode"):
+        mean = expectation(theta, 2, normalize=normalize)
+        cosine = mean @ expected / np.linalg.norm(mean) / np.linalg.norm(expected)
+        assert cosine < 1 - 1e-4, (normalize, cosine)
+    assert_close(expectation(theta, 2, normalize="episode"), expectation(theta, 1, normalize="episode"))
+
+
+@pytest.mark.parametrize("theta", THETAS)
+def test_the_score_weighted_per_timestep_baseline_is_biased(theta):
+    """b_tk = sum_j s_jtk^2 Psi_jt / sum_j s_jtk^2 (formerly 'optimal_per_timestep') includes episode i:
+    at m = 2 its expectation misses grad J by about half (max-norm) on this horizon."""
+    expected = exact_gradient(theta, 1.0)
+    assert relative_error(expectation(theta, 2, baseline="per_timestep_score_weighted"), expected) > 0.3

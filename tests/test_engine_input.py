@@ -37,6 +37,9 @@ def test_bad_theta(theta, error):
     ({"params": "v1"}, TypeError, "params"), ({"episodes": 10**6}, ValueError, "MiB"),
     ({"episodes": 10**6 + 1}, ValueError, "episodes"),
     ({"baseline": "per_timestep", "streaming": True}, ValueError, "streaming"),
+    ({"baseline": "optimal_per_timestep"}, ValueError, "now called 'per_timestep_score_weighted'"),
+    ({"baseline": "optimal_loo", "episodes": 1}, ValueError, "at least 2 episodes"),
+    ({"normalize": "steps"}, ValueError, "normalize"), ({"normalize": 1}, ValueError, "normalize"),
     ({"params": make_params(max_episode_steps=10**7), "episodes": 8}, ValueError, "MiB"),
 ])
 def test_bad_options(kwargs, error, match):
@@ -59,8 +62,12 @@ def test_bad_importance_inputs():
        episodes=st.integers(1, 4), seed=st.integers(0, 2**63 - 1),
        gamma=st.floats(0.0, 1.0), baseline=st.sampled_from(list(options.BASELINES)),
        psi=st.sampled_from(list(options.PSI)), discount=st.sampled_from(list(options.DISCOUNTS)),
-       normalize=st.booleans())
+       normalize=st.sampled_from([False, True, *options.NORMALIZE]))
 def test_any_valid_input_gives_a_finite_estimate(theta, episodes, seed, gamma, baseline, psi, discount, normalize):
+    if baseline in options.LEAVE_ONE_OUT_BASELINES and episodes == 1:
+        with pytest.raises(ValueError, match="at least 2 episodes"):
+            engine.estimate_gradient(theta, episodes, seed, baseline=baseline, normalize=normalize)
+        return
     estimate = engine.estimate_gradient(theta, episodes, seed, gamma=gamma, baseline=baseline, psi=psi,
                                         discount=discount, normalize=normalize)
     assert np.isfinite(estimate.grad).all() and np.isfinite(estimate.fisher).all()

@@ -78,6 +78,20 @@ def test_mean_kl_matches_its_definition():
     assert mean_kl(f, a, a) == 0.0
 
 
+def test_a_leave_one_out_baseline_needs_two_episodes_per_batch(tmp_path):
+    from fastpg.training import train
+
+    with pytest.raises(ValueError, match="at least 2 episodes"):
+        train(TrainConfig(batch_size=1, baseline="optimal_loo"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_config_reads_normalize_true_and_false_as_batch_and_none(tmp_path):
+    (tmp_path / "old.toml").write_text("normalize = false\n")
+    assert load_config(tmp_path / "old.toml").normalize == "none"
+    assert TrainConfig(normalize=True).normalize == "batch"
+
+
 def test_config_round_trips_through_toml(tmp_path):
     config = TrainConfig(seed=7, lr=0.25, baseline="optimal", normalize=True, optimizer="natural",
                          kinematics_integrator="semi-implicit euler", max_seconds=2)
@@ -91,7 +105,9 @@ def test_config_round_trips_through_toml(tmp_path):
     ({"zzz": 1}, ValueError, "known keys"),
     ({"batch_size": 4.0}, TypeError, "batch_size must be an integer"),
     ({"batch_size": True}, TypeError, "batch_size must be an integer"),
-    ({"normalize": 1}, TypeError, "normalize must be true or false"),
+    ({"normalize": 1}, TypeError, "normalize must be a string"),
+    ({"normalize": "yes"}, ValueError, "normalize must be one of"),
+    ({"baseline": "optimal_per_timestep"}, ValueError, "now called 'per_timestep_score_weighted'"),
     ({"lr": 0}, ValueError, r"lr must be in \(0.0"),
     ({"lr": float("inf")}, ValueError, "lr must be finite"),
     ({"gamma": -0.1}, ValueError, "gamma must be in"),

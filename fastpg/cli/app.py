@@ -155,7 +155,7 @@ def _summary(result, one_line: bool) -> str:
     if one_line:
         return f"{result.run_dir}: {solved}; {final}; theta {theta}"
     optimizer = c.optimizer + ("" if c.optimizer in ("natural", "kl_penalty") else f" lr {c.lr:g}")
-    baseline = f"{c.baseline} baseline" + (", normalized" if c.normalize else "")
+    baseline = f"{c.baseline} baseline" + (f", {c.normalize}-normalized" if c.normalize != "none" else "")
     return "\n".join([
         f"fastpg: logistic policy on {c.env}, batch {c.batch_size}, {c.psi}, {baseline}, {optimizer}"
         + (f", reusing {c.reuse_batches} batches" if c.reuse_batches else ""),

@@ -10,5 +10,6 @@
 - ``evaluation``: ``evaluate`` in the kernels and ``evaluate_in_gymnasium`` in Gymnasium's own env.
 
 A new estimator: its kernel in ``_estimators`` (a baseline: a branch of ``baseline_fill``), its name
-and code in ``options``, and an exact-expectation test in ``tests/test_engine_exact.py``.
+and code in ``options``, an exact-expectation test in ``tests/test_engine_exact.py``, a sampled one in
+``tests/test_sampling.py`` and its row in the README's estimator table.
 """

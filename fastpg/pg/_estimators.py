@@ -14,8 +14,9 @@ import numpy as np
 from .._jit import njit
 from ._policy import log_sigmoid, sigmoid
 from .options import (
-    BASELINE_BATCH_MEAN, BASELINE_OPTIMAL, BASELINE_OPTIMAL_PER_TIMESTEP, BASELINE_PER_TIMESTEP,
-    BASELINE_PER_TIMESTEP_RUNNING, PSI_FROM_STEP, PSI_TOTAL,
+    BASELINE_BATCH_MEAN, BASELINE_BATCH_MEAN_LOO, BASELINE_OPTIMAL, BASELINE_OPTIMAL_LOO, BASELINE_PER_TIMESTEP,
+    BASELINE_PER_TIMESTEP_LOO, BASELINE_PER_TIMESTEP_RUNNING, BASELINE_PER_TIMESTEP_SCORE_WEIGHTED, NORMALIZE_BATCH,
+    NORMALIZE_NONE, PSI_FROM_STEP, PSI_TOTAL,
 )
 
 
@@ -53,45 +54,91 @@ def psi_fill(rewards, lengths, psi, gamma, out):
 
 
 @njit
-def baseline_fill(features, left, logits, lengths, psi_values, kind, out):
-    """Write the baseline b[t, k] (float64[T, d]) subtracted from Psi_{i,t} for parameter k.
+def others_sum(values, out):
+    """out[i] = sum_{j != i} values[j] (float64[m]), from prefix and suffix sums: no cancellation."""
+    m = values.shape[0]
+    acc = 0.0
+    for i in range(m):
+        out[i] = acc
+        acc += values[i]
+    acc = 0.0
+    for i in range(m - 1, -1, -1):
+        out[i] += acc
+        acc += values[i]
 
-    NONE: 0. BATCH_MEAN: mean_i Psi_{i,0}, the batch mean of returns. PER_TIMESTEP:
-    1/m sum_i Psi_{i,t}, with Psi_{i,t} = 0 once episode i has ended (the reward still to come
-    is zero). PER_TIMESTEP_RUNNING: mean of Psi_{i,t} over the episodes still running at t. OPTIMAL (seed 002): per parameter,
-    sum_i S_ik^2 Psi_{i,0} / sum_i S_ik^2 with S_i = sum_t s_t, the trajectory score.
-    OPTIMAL_PER_TIMESTEP: sum_i s_{i,t,k}^2 Psi_{i,t} / sum_i s_{i,t,k}^2 over running episodes.
-    All of them use the episode itself, so the batch estimator is biased by O(1/m): with BATCH_MEAN
-    and PER_TIMESTEP its expectation is exactly (m - 1)/m grad J (tested by enumeration).
+
+@njit
+def _trajectory_scores(features, left, logits, lengths, k, out):
+    """out[i] = S_ik = sum_t s_{i,t,k}, the trajectory score of episode i for parameter k (float64[m])."""
+    for i in range(features.shape[0]):
+        s = 0.0
+        for t in range(lengths[i]):
+            s += _score(left[i, t], logits[i, t], features[i, t, k])
+        out[i] = s
+
+
+@njit
+def baseline_fill(features, left, logits, lengths, psi_values, kind, out):
+    """Write the baseline b[i, t, k] subtracted from Psi_{i,t} for parameter k into ``out``.
+
+    ``out`` is float64[m, T, d] for the leave-one-out kinds (episode i's baseline from the other
+    m - 1 episodes, m >= 2) and float64[1, T, d] for the others (one baseline for every episode).
+    NONE: 0. BATCH_MEAN: mean_j Psi_{j,0}, the batch mean of returns. PER_TIMESTEP: 1/m sum_j Psi_{j,t},
+    with Psi_{j,t} = 0 once episode j has ended (the reward still to come is zero).
+    PER_TIMESTEP_RUNNING: mean of Psi_{j,t} over the episodes still running at t. OPTIMAL (seed 002):
+    per parameter, sum_j S_jk^2 Psi_{j,0} / sum_j S_jk^2 with S_j = sum_t s_t, the trajectory score.
+    PER_TIMESTEP_SCORE_WEIGHTED: sum_j s_{j,t,k}^2 Psi_{j,t} / sum_j s_{j,t,k}^2 over running episodes.
+    The _LOO kinds are BATCH_MEAN, PER_TIMESTEP and OPTIMAL with every sum over j != i and 1/m
+    replaced by 1/(m - 1): b is then independent of episode i, and the estimator unbiased.
+    The shared kinds use the episode itself, so the estimator is biased: with BATCH_MEAN and
+    PER_TIMESTEP its expectation is exactly (m - 1)/m grad J (tested by enumeration).
     """
     m, horizon, d = features.shape
-    out[:, :] = 0.0
-    if kind == BASELINE_BATCH_MEAN:
-        b = 0.0
+    out[:, :, :] = 0.0
+    if kind == BASELINE_BATCH_MEAN or kind == BASELINE_BATCH_MEAN_LOO:
+        returns, others = np.empty(m), np.empty(m)
         for i in range(m):
-            b += psi_values[i, 0]
-        out[:, :] = b / m
-    elif kind == BASELINE_PER_TIMESTEP or kind == BASELINE_PER_TIMESTEP_RUNNING:
+            returns[i] = psi_values[i, 0]
+        if kind == BASELINE_BATCH_MEAN:
+            out[0, :, :] = returns.sum() / m
+        else:
+            others_sum(returns, others)
+            for i in range(m):
+                out[i, :, :] = others[i] / (m - 1)
+    elif kind == BASELINE_PER_TIMESTEP or kind == BASELINE_PER_TIMESTEP_RUNNING or kind == BASELINE_PER_TIMESTEP_LOO:
+        column, others = np.empty(m), np.empty(m)
         for t in range(horizon):
-            total, count = 0.0, 0
+            count = 0
             for i in range(m):
+                column[i] = 0.0
                 if t < lengths[i]:
-                    total += psi_values[i, t]
+                    column[i] = psi_values[i, t]
                     count += 1
-            if count:
-                out[t, :] = total / (m if kind == BASELINE_PER_TIMESTEP else count)
-    elif kind == BASELINE_OPTIMAL:
+            if kind == BASELINE_PER_TIMESTEP_LOO:
+                others_sum(column, others)
+                for i in range(m):
+                    out[i, t, :] = others[i] / (m - 1)
+            elif count:
+                out[0, t, :] = column.sum() / (m if kind == BASELINE_PER_TIMESTEP else count)
+    elif kind == BASELINE_OPTIMAL or kind == BASELINE_OPTIMAL_LOO:
+        scores, weighted, squares = np.empty(m), np.empty(m), np.empty(m)
+        num, den = np.empty(m), np.empty(m)
         for k in range(d):
-            num, den = 0.0, 0.0
+            _trajectory_scores(features, left, logits, lengths, k, scores)
             for i in range(m):
-                s = 0.0
-                for t in range(lengths[i]):
-                    s += _score(left[i, t], logits[i, t], features[i, t, k])
-                num += s * s * psi_values[i, 0]
-                den += s * s
-            if den > 0.0:
-                out[:, k] = num / den
-    elif kind == BASELINE_OPTIMAL_PER_TIMESTEP:
+                squares[i] = scores[i] * scores[i]
+                weighted[i] = squares[i] * psi_values[i, 0]
+            if kind == BASELINE_OPTIMAL:
+                total = squares.sum()
+                if total > 0.0:
+                    out[0, :, k] = weighted.sum() / total
+                continue
+            others_sum(weighted, num)
+            others_sum(squares, den)
+            for i in range(m):
+                if den[i] > 0.0:
+                    out[i, :, k] = num[i] / den[i]
+    elif kind == BASELINE_PER_TIMESTEP_SCORE_WEIGHTED:
         for t in range(horizon):
             for k in range(d):
                 num, den = 0.0, 0.0
@@ -101,69 +148,91 @@ def baseline_fill(features, left, logits, lengths, psi_values, kind, out):
                         num += s * s * psi_values[i, t]
                         den += s * s
                 if den > 0.0:
-                    out[t, k] = num / den
+                    out[0, t, k] = num / den
 
 
 @njit(inline="always")
-def _standardization(lengths, psi_values, baseline, k, normalize):
-    """(shift, scale) that standardize parameter k's advantages A = Psi - b over the batch's steps: (0, 1) if not asked.
+def _standardization(lengths, psi_values, baseline, k, first, last, ddof, eps):
+    """(shift, scale) that standardize parameter k's advantages A = Psi - b over episodes first..last-1.
 
-    A = (A - mean) * scale with scale = 1 / (std + 1e-8), the std taken in two passes (no
-    cancellation of E[A^2] - mean^2). A spread that is zero up to rounding gives scale = 0, so every
-    normalized advantage and the gradient are exactly 0 instead of rounding noise divided by 1e-8
-    (e.g. every episode truncated, with a per-timestep baseline). Tolerance: each A is a difference
-    of Psi (a sum of at most T = 500 rewards) and b (an average over at most m episodes), both exact
-    to a few hundred ulps of their magnitude M = max |Psi| + |b| (~1e-13 M), and the two-pass std
-    of equal values is within ~count ulps of |mean| <= M; genuine spreads between CartPole episodes
-    are whole discounted rewards, many orders larger. So std <= 1e-12 max(1, M) means "no spread".
+    A = (A - mean) * scale with scale = 1 / (std + eps), the std (ddof 0 or 1) taken in two passes
+    (no cancellation of E[A^2] - mean^2). A spread that is zero up to rounding (or fewer than
+    ddof + 1 steps) gives scale = 0, so every normalized advantage and the gradient are exactly 0
+    instead of rounding noise divided by eps (e.g. every episode truncated, with a per-timestep
+    baseline). Tolerance: each A is a difference of Psi (a sum of at most T = 500 rewards) and b (an
+    average over at most m episodes), both exact to a few hundred ulps of their magnitude
+    M = max |Psi| + |b| (~1e-13 M), and the two-pass std of equal values is within ~count ulps of
+    |mean| <= M; genuine spreads between CartPole returns are whole discounted rewards, many orders
+    larger. So std <= 1e-12 max(1, M) means "no spread".
     """
-    if not normalize:
-        return 0.0, 1.0
     total, magnitude, count = 0.0, 0.0, 0
-    for i in range(psi_values.shape[0]):
+    for i in range(first, last):
+        bi = i if baseline.shape[0] > 1 else 0
         for t in range(lengths[i]):
-            total += psi_values[i, t] - baseline[t, k]
-            magnitude = max(magnitude, abs(psi_values[i, t]) + abs(baseline[t, k]))
+            total += psi_values[i, t] - baseline[bi, t, k]
+            magnitude = max(magnitude, abs(psi_values[i, t]) + abs(baseline[bi, t, k]))
             count += 1
-    if count == 0:
+    if count <= ddof:
         return 0.0, 0.0
     shift = total / count
     total_sq = 0.0
-    for i in range(psi_values.shape[0]):
+    for i in range(first, last):
+        bi = i if baseline.shape[0] > 1 else 0
         for t in range(lengths[i]):
-            a = psi_values[i, t] - baseline[t, k] - shift
+            a = psi_values[i, t] - baseline[bi, t, k] - shift
             total_sq += a * a
-    std = math.sqrt(total_sq / count)
+    std = math.sqrt(total_sq / (count - ddof))
     if std <= 1e-12 * max(1.0, magnitude):
         return shift, 0.0
-    return shift, 1.0 / (std + 1e-8)
+    return shift, 1.0 / (std + eps)
+
+
+@njit(inline="always")
+def _standardize_parameter(lengths, psi_values, baseline, mode, k, shift, scale):
+    """Write parameter k's normalization into ``shift[:, k]`` and ``scale[:, k]`` (see ``standardization_fill``)."""
+    if mode == NORMALIZE_NONE:
+        shift[0, k], scale[0, k] = 0.0, 1.0
+    elif mode == NORMALIZE_BATCH:
+        shift[0, k], scale[0, k] = _standardization(lengths, psi_values, baseline, k, 0, lengths.shape[0], 0, 1e-8)
+    else:
+        for i in range(lengths.shape[0]):
+            shift[i, k], scale[i, k] = _standardization(lengths, psi_values, baseline, k, i, i + 1, 1, 0.0)
 
 
 @njit
-def standardization_fill(lengths, psi_values, baseline, normalize, shift, scale):
-    """The normalization ``gradient_accumulate`` applies, per parameter, into ``shift`` and ``scale`` (float64[d])."""
-    for k in range(baseline.shape[1]):
-        shift[k], scale[k] = _standardization(lengths, psi_values, baseline, k, normalize)
+def standardization_fill(lengths, psi_values, baseline, mode, shift, scale):
+    """The normalization of the advantages A = Psi - b, per parameter, into ``shift`` and ``scale``.
+
+    NORMALIZE_NONE: shift 0, scale 1 (float64[1, d]). NORMALIZE_BATCH: over all of the batch's steps,
+    ddof 0, 1 / (std + 1e-8) (float64[1, d]). NORMALIZE_EPISODE (seed 001): over each episode's own
+    steps, ddof 1, 1 / std (float64[m, d], row i for episode i). Zero spread: scale 0 (see ``_standardization``).
+    """
+    for k in range(baseline.shape[2]):
+        _standardize_parameter(lengths, psi_values, baseline, mode, k, shift, scale)
 
 
 @njit
-def gradient_accumulate(features, left, logits, lengths, psi_values, baseline, normalize, per_episode, grad, advantages):
-    """The batch estimator 1/m sum_i sum_t s_t (Psi_t - b_t) (seed 003) and its per-episode terms.
+def gradient_accumulate(features, left, logits, lengths, psi_values, baseline, mode, shift, scale, per_episode, grad,
+                        advantages):
+    """The batch estimator 1/m sum_i sum_t s_t A_t (seed 003) and its per-episode terms.
 
-    Writes per_episode[i, k] = sum_t s_{i,t,k} A_{i,t,k} (float64[m, d]) and grad = mean over i
-    (float64[d], summed in episode order). With ``normalize`` the advantages A = Psi - b are
-    standardized per parameter over all steps of the batch: (A - mean) / (std + 1e-8), and all 0 if the
-    spread is zero up to rounding (see ``_standardization``). Writes the
-    advantages used, A[i, t, k], into ``advantages`` (float64[m, T, d]) for off-policy reuse.
+    A_{i,t,k} = (Psi_{i,t} - b[i,t,k] - shift[i,k]) * scale[i,k], where ``baseline`` (float64[1 or m, T, d])
+    has one row shared by every episode or one per episode, and the normalization ``mode`` writes
+    ``shift`` and ``scale`` (float64[1 or m, d], as ``standardization_fill`` does) first. Writes
+    per_episode[i, k] = sum_t s_{i,t,k} A_{i,t,k} (float64[m, d]), grad = mean over i (float64[d],
+    summed in episode order) and the advantages used, A[i, t, k], into ``advantages`` (float64[m, T, d])
+    for off-policy reuse.
     """
     m, horizon, d = features.shape
     for k in range(d):
-        shift, scale = _standardization(lengths, psi_values, baseline, k, normalize)
+        _standardize_parameter(lengths, psi_values, baseline, mode, k, shift, scale)
         acc = 0.0
         for i in range(m):
+            bi, si = (i if baseline.shape[0] > 1 else 0), (i if shift.shape[0] > 1 else 0)
+            c, mu = scale[si, k], shift[si, k]
             g = 0.0
             for t in range(lengths[i]):
-                a = (psi_values[i, t] - baseline[t, k] - shift) * scale
+                a = (psi_values[i, t] - baseline[bi, t, k] - mu) * c
                 advantages[i, t, k] = a
                 g += _score(left[i, t], logits[i, t], features[i, t, k]) * a
             per_episode[i, k] = g
@@ -270,20 +339,22 @@ def weighted_psi_fill(rewards, lengths, weights, psi, gamma, out):
 @njit
 def offpolicy_gradient_accumulate(theta_new, features, left, lengths, weighted_psi, weights, baseline, shift, scale,
                                   grad):
-    """Importance-weighted gradient at theta_new: 1/m sum_i sum_t s^new_{i,t,k} scale_k (P_{i,t} - w_{i,t} (b[t,k] + shift_k)).
+    """Importance-weighted gradient at theta_new: 1/m sum_i sum_t s^new_{i,t,k} c_ik (P_it - w_it (b_itk + mu_ik)).
 
     ``weighted_psi`` P float64[m, T] from ``weighted_psi_fill``; ``weights`` float64[m, T] the ratio
     products w_{i,t} that weight the baseline term (it depends on the trajectory up to t only);
-    ``baseline`` float64[T, d], ``shift``/``scale`` float64[d] the batch's normalization
-    (0 and 1 without it). At theta_new = theta_old with unit weights this is the batch's own estimate.
+    ``baseline`` float64[1 or m, T, d], ``shift`` mu / ``scale`` c float64[1 or m, d] the batch's
+    normalization (0 and 1 without it), one row shared or one per episode, as in ``gradient_accumulate``.
+    At theta_new = theta_old with unit weights this is the batch's own estimate.
     """
     m, horizon, d = features.shape
     grad[:] = 0.0
     for i in range(m):
+        bi, si = (i if baseline.shape[0] > 1 else 0), (i if shift.shape[0] > 1 else 0)
         for t in range(lengths[i]):
             u = _score_weight(theta_new, features, left, i, t)
             for k in range(d):
-                a = (weighted_psi[i, t] - weights[i, t] * (baseline[t, k] + shift[k])) * scale[k]
+                a = (weighted_psi[i, t] - weights[i, t] * (baseline[bi, t, k] + shift[si, k])) * scale[si, k]
                 grad[k] += u * features[i, t, k] * a
     for k in range(d):
         grad[k] /= m

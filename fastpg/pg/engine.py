@@ -25,10 +25,15 @@ import numpy as np
 from .._jit import max_threads, numba_threads
 from ..cartpole.spec import DEFAULT_PARAMS, CartPoleParams, params_array
 from ..limits import MAX_BATCH_BYTES, MAX_THREADS
-from ..validate import check_episodes, check_gamma, check_int, check_seed, check_theta, choice
+from ..validate import check_episodes, check_gamma, check_int, check_seed, check_theta
 from . import _estimators as est
 from ._rollout import rollout_batch, stream_batch
-from .options import BASELINES, psi_code, streamable
+from .options import (
+    BASELINES, LEAVE_ONE_OUT_BASELINES, NORMALIZE, NORMALIZE_EPISODE, baseline_code, normalize_name, psi_code,
+    streamable,
+)
+
+LEAVE_ONE_OUT_CODES = tuple(BASELINES[name] for name in LEAVE_ONE_OUT_BASELINES)
 
 
 @dataclass(frozen=True)
@@ -113,12 +118,16 @@ class GradientEstimate:
         return self.per_episode.var(axis=0, ddof=1) / m if m > 1 else np.zeros(self.per_episode.shape[1])
 
 
-def check_stored_batch(episodes: int, horizon: int, d: int) -> None:
-    """``ValueError`` if a stored batch (trajectories and the estimators' work arrays) would not fit."""
-    if episodes * horizon * (16 * d + 33) > MAX_BATCH_BYTES:
+def check_stored_batch(episodes: int, horizon: int, d: int, baseline: str = "none") -> None:
+    """``ValueError`` if a stored batch (trajectories and the estimators' work arrays) would not fit.
+
+    A leave-one-out baseline holds one baseline per episode: 8 d more bytes per step.
+    """
+    per_step = 16 * d + 33 + (8 * d if baseline in LEAVE_ONE_OUT_BASELINES else 0)
+    if episodes * horizon * per_step > MAX_BATCH_BYTES:
         raise ValueError(f"a stored batch of {episodes} episodes x {horizon} steps needs more than "
                          f"{MAX_BATCH_BYTES >> 20} MiB; use a smaller batch or a streaming estimate "
-                         f"(baseline none or batch_mean, no normalization)")
+                         f"(baseline none, batch_mean or batch_mean_loo, no normalization)")
 
 
 def check_threads(threads) -> int:
@@ -153,42 +162,65 @@ def rollout(theta, episodes: int, seed: int, *, params: CartPoleParams = DEFAULT
     return Batch(theta, features, left, logits, rewards, lengths)
 
 
-def gradient(batch: Batch, *, psi: str = "reward_to_go", gamma: float = 1.0, discount: str = "from_start",
-             baseline: str = "none", normalize: bool = False) -> GradientEstimate:
-    """Estimate the policy gradient at ``batch.theta`` from a stored batch (see the estimators' docs)."""
-    check_batch(batch)
-    code = psi_code(psi, discount)
-    gamma = check_gamma(gamma)
-    kind = choice("baseline", baseline, BASELINES)
+def check_estimator(baseline: str, normalize, episodes: int) -> tuple[int, int]:
+    """Kernel codes (baseline, normalization) of an estimator; ``ValueError`` if unknown or if a leave-one-out
+    baseline is asked of fewer than 2 episodes."""
+    kind, mode = baseline_code(baseline), NORMALIZE[normalize_name(normalize)]
+    if baseline in LEAVE_ONE_OUT_BASELINES and episodes < 2:
+        raise ValueError(f"baseline {baseline!r} leaves each episode out of its own baseline: it needs at least 2 "
+                         f"episodes per batch, got {episodes}")
+    return kind, mode
+
+
+def advantage_terms(batch: Batch, code: int, gamma: float, kind: int, mode: int):
+    """Psi float64[m, T], the baseline float64[1 or m, T, d] of a stored batch, and room for the
+    normalization's shift and scale float64[1 or m, d] (one row for all episodes, or one per episode)."""
     m, horizon, d = batch.features.shape
     psi_values = np.zeros((m, horizon))
     est.psi_fill(batch.rewards, batch.lengths, code, gamma, psi_values)
-    b = np.empty((horizon, d))
+    b = np.empty((m if kind in LEAVE_ONE_OUT_CODES else 1, horizon, d))
     est.baseline_fill(batch.features, batch.left, batch.logits, batch.lengths, psi_values, kind, b)
+    rows = m if mode == NORMALIZE_EPISODE else 1
+    return psi_values, b, np.empty((rows, d)), np.empty((rows, d))
+
+
+def gradient(batch: Batch, *, psi: str = "reward_to_go", gamma: float = 1.0, discount: str = "from_start",
+             baseline: str = "none", normalize: bool | str = False) -> GradientEstimate:
+    """Estimate the policy gradient at ``batch.theta`` from a stored batch (see the estimators' docs).
+
+    ``normalize``: "none" (or False), "batch" (or True) or "episode".
+    """
+    check_batch(batch)
+    code = psi_code(psi, discount)
+    gamma = check_gamma(gamma)
+    m, horizon, d = batch.features.shape
+    kind, mode = check_estimator(baseline, normalize, m)
+    check_stored_batch(m, horizon, d, baseline)
+    psi_values, b, shift, scale = advantage_terms(batch, code, gamma, kind, mode)
     per_episode, grad, fisher = np.empty((m, d)), np.empty(d), np.empty((d, d))
     advantages = np.zeros((m, horizon, d))
-    est.gradient_accumulate(batch.features, batch.left, batch.logits, batch.lengths, psi_values, b, bool(normalize),
-                        per_episode, grad, advantages)
+    est.gradient_accumulate(batch.features, batch.left, batch.logits, batch.lengths, psi_values, b, mode, shift,
+                            scale, per_episode, grad, advantages)
     est.fisher_accumulate(batch.features, batch.logits, batch.lengths, fisher)
     return GradientEstimate(grad, per_episode, fisher, batch.lengths, batch.returns,
                             batch, advantages)
 
 
 def estimate_gradient(theta, episodes: int, seed: int, *, psi: str = "reward_to_go", gamma: float = 1.0,
-                      discount: str = "from_start", baseline: str = "none", normalize: bool = False,
+                      discount: str = "from_start", baseline: str = "none", normalize: bool | str = False,
                       params: CartPoleParams = DEFAULT_PARAMS, threads: int = 1,
                       streaming: bool | None = None) -> GradientEstimate:
     """Roll out a batch and estimate the gradient; streams (stores no trajectory) when it can.
 
-    ``streaming=None`` streams whenever the estimator allows it (baseline "none" or "batch_mean",
-    no normalization); ``True`` requires it; ``False`` stores the batch.
+    ``streaming=None`` streams whenever the estimator allows it (baseline "none", "batch_mean" or
+    "batch_mean_loo", no normalization); ``True`` requires it; ``False`` stores the batch.
     """
     code = psi_code(psi, discount)
     gamma = check_gamma(gamma)
-    choice("baseline", baseline, BASELINES)
+    check_estimator(baseline, normalize, check_episodes(episodes))
     can_stream = streamable(baseline, normalize)
     if streaming and not can_stream:
-        raise ValueError("streaming needs baseline 'none' or 'batch_mean' and normalize=False")
+        raise ValueError("streaming needs baseline 'none', 'batch_mean' or 'batch_mean_loo' and no normalization")
     if not (can_stream if streaming is None else streaming):
         batch = rollout(theta, episodes, seed, params=params, threads=threads)
         return gradient(batch, psi=psi, gamma=gamma, discount=discount, baseline=baseline, normalize=normalize)
@@ -201,5 +233,9 @@ def estimate_gradient(theta, episodes: int, seed: int, *, psi: str = "reward_to_
                      np.empty((m, d)), grads, score_sums, fishers, lengths, discounted, totals)
     if baseline == "batch_mean":
         grads -= (discounted.sum() / m) * score_sums
+    elif baseline == "batch_mean_loo":  # the others' mean return, as baseline_fill forms it
+        others = np.empty(m)
+        est.others_sum(discounted, others)
+        grads -= (others / (m - 1))[:, None] * score_sums
     grad = grads.sum(axis=0) / m
     return GradientEstimate(grad, grads, fishers.sum(axis=0) / m, lengths, totals)

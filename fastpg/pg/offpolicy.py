@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..validate import check_gamma, check_theta, choice
+from ..validate import check_gamma, check_theta
 from . import _estimators as est
-from .engine import Batch, check_batch
-from .options import BASELINES, psi_code
+from .engine import Batch, advantage_terms, check_batch, check_estimator
+from .options import psi_code
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,12 @@ def reweighted_gradient(batch: Batch, advantages: np.ndarray, theta_new, weights
 
 def offpolicy_gradient(batch: Batch, theta_new, weights: ImportanceWeights, *, psi: str = "reward_to_go",
                        gamma: float = 1.0, discount: str = "from_start", baseline: str = "none",
-                       normalize: bool = False) -> np.ndarray:
+                       normalize: bool | str = False) -> np.ndarray:
     """Gradient at ``theta_new`` from an old batch, the estimator options being those of ``engine.gradient``.
 
     1/m sum_i sum_t s^new_{i,t,k} c_k (sum_t' W_{i,t,t'} gamma^... r_{i,t'} - w_{i,t} (b_{t,k} + mu_k)),
-    where the baseline b and the normalization (mu_k, c_k = 1/std) are those the batch's own estimate
+    where the baseline b (b_{i,t,k} for a leave-one-out one) and the normalization (mu_k, c_k = 1/std,
+    or mu_ik, c_ik per episode) are those the batch's own estimate
     used (computed from the batch under theta_old, so at theta_new = theta_old with unit weights
     this is that estimate), w_{i,t} = ``weights.per_step[i, t]`` and W_{i,t,t'} = w_{i,max(t,t')}:
     per decision, each reward is weighted by the ratios up to its own step (and, for a total
@@ -103,16 +104,14 @@ def offpolicy_gradient(batch: Batch, theta_new, weights: ImportanceWeights, *, p
     theta_new = check_theta(theta_new)
     code = psi_code(psi, discount)
     gamma = check_gamma(gamma)
-    kind = choice("baseline", baseline, BASELINES)
     per_step = np.ascontiguousarray(weights.per_step, dtype=np.float64)
     m, horizon, d = batch.features.shape
+    kind, mode = check_estimator(baseline, normalize, m)
     if theta_new.shape != batch.theta.shape or per_step.shape != (m, horizon):
         raise ValueError("theta_new must have the batch's d entries and weights the batch's shape (m, T)")
-    psi_values, weighted = np.zeros((m, horizon)), np.zeros((m, horizon))
-    est.psi_fill(batch.rewards, batch.lengths, code, gamma, psi_values)
-    b, shift, scale = np.empty((horizon, d)), np.empty(d), np.empty(d)
-    est.baseline_fill(batch.features, batch.left, batch.logits, batch.lengths, psi_values, kind, b)
-    est.standardization_fill(batch.lengths, psi_values, b, bool(normalize), shift, scale)
+    psi_values, b, shift, scale = advantage_terms(batch, code, gamma, kind, mode)
+    est.standardization_fill(batch.lengths, psi_values, b, mode, shift, scale)
+    weighted = np.zeros((m, horizon))
     est.weighted_psi_fill(batch.rewards, batch.lengths, per_step, code, gamma, weighted)
     grad = np.empty(d)
     est.offpolicy_gradient_accumulate(theta_new, batch.features, batch.left, batch.lengths, weighted, per_step, b,

@@ -18,7 +18,10 @@ from typing import Any
 
 from .. import limits
 from ..cartpole.spec import ENV_IDS, INTEGRATOR_NAMES, env_spec, make_params
-from ..pg.options import BASELINES, DISCOUNTS, OPTIMIZERS, PSI, REUSE_WEIGHTS, SCHEDULES
+from ..pg.options import (
+    BASELINES, DISCOUNTS, NORMALIZE, OPTIMIZERS, PSI, RENAMED_BASELINES, REUSE_WEIGHTS, SCHEDULES, baseline_code,
+    normalize_name,
+)
 
 
 def _f(default: Any, help: str, *, choices: tuple | None = None, low: float | None = None,
@@ -47,8 +50,11 @@ class TrainConfig:
     discount: str = _f("from_start", "how reward_to_go discounts the reward r_t' of (s_t', a_t') seen from step "
                                      "t: gamma^t' (from_start) or gamma^(t'-t) (from_step)", choices=DISCOUNTS)
     baseline: str = _f("per_timestep", "baseline subtracted from psi (per_timestep: batch mean of psi_t, zero "
-                                       "after an episode ends)", choices=tuple(BASELINES))
-    normalize: bool = _f(True, "standardize advantages (psi - baseline) over the batch's steps")
+                                       "after an episode ends; *_loo: from the other episodes of the batch)",
+                       choices=tuple(BASELINES))
+    normalize: str = _f("batch", "standardize advantages (psi - baseline) over the batch's steps (batch), over each "
+                                 "episode's steps (episode, seed 001) or not (none); true/false mean batch/none",
+                        choices=tuple(NORMALIZE))
     bias: bool = _f(False, "add a bias term: P(left) = sigmoid(theta . s + b)")
     theta_init: float = _f(0.0, "initial value of every weight", low=-1e6, high=1e6)
     optimizer: str = _f("adam", "update rule: adam, sgd (plain ascent), natural (KL trust region) or kl_penalty "
@@ -99,6 +105,10 @@ class TrainConfig:
     metrics_format: str = _f("jsonl", "per-update metrics file format", choices=("jsonl", "csv"))
 
     def __post_init__(self) -> None:
+        if isinstance(self.normalize, bool):  # the true/false of configs written before "episode" existed
+            object.__setattr__(self, "normalize", normalize_name(self.normalize))
+        if isinstance(self.baseline, str) and self.baseline in RENAMED_BASELINES:
+            baseline_code(self.baseline)  # raises, naming the new name
         for f in fields(self):
             _check_field(f, getattr(self, f.name))
         spec = env_spec(self.env)

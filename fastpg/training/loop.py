@@ -108,8 +108,10 @@ def _needs_batch(config: TrainConfig) -> bool:
 
 def _preflight(config: TrainConfig) -> None:
     """Checks that need more than one field, before a run folder is touched."""
+    engine.check_estimator(config.baseline, config.normalize, config.batch_size)
     if _needs_batch(config) or not streamable(config.baseline, config.normalize):
-        engine.check_stored_batch(config.batch_size, config.params.max_episode_steps, 5 if config.bias else 4)
+        engine.check_stored_batch(config.batch_size, config.params.max_episode_steps, 5 if config.bias else 4,
+                                  config.baseline)
 
 
 def _estimate(config: TrainConfig, theta: np.ndarray, update: int, params) -> engine.GradientEstimate:
@@ -259,7 +261,8 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
             write_json(run_dir / CHECKPOINT_FILE, {**state.to_checkpoint(), "config_sha256": config_hash(config)})
 
     load_start = time.perf_counter()
-    _estimate(config.replace(batch_size=1), state.theta, 0, params)  # load (or compile) the kernels untimed
+    warm = config.replace(batch_size=min(2, config.batch_size))  # 2 episodes: a leave-one-out baseline needs them
+    _estimate(warm, state.theta, 0, params)  # load (or compile) the kernels untimed
     evaluate(state.theta, 1, 0, params=params, stop_below=config.solve_threshold)
     load_seconds = time.perf_counter() - load_start
     start, base_seconds = time.perf_counter(), state.seconds
