@@ -10,7 +10,9 @@ import pytest
 from fastpg import make_params
 from fastpg.pg import engine, options
 from fastpg.training.config import FIELDS, TrainConfig, config_from_dict, load_config
-from fastpg.pg.evaluation import evaluate, evaluate_in_gymnasium
+from fastpg._rng import episode_uniforms
+from fastpg.pg.evaluation import evaluate, evaluate_in_gymnasium, gymnasium_env
+from fastpg.pg.policy import act_scalar, logit_scalar
 from fastpg.pg.natural import mean_kl, natural_step
 
 GOOD = np.array([-0.2, -1.0, -10.0, -3.0])
@@ -108,3 +110,30 @@ def test_config_choices_are_the_engines():
     assert FIELDS["psi"].metadata["choices"] == tuple(options.PSI)
     assert FIELDS["discount"].metadata["choices"] == options.DISCOUNTS
     assert all(f.metadata["help"] for f in dataclasses.fields(TrainConfig))
+
+
+def play_one_by_one(theta, episodes, seed, greedy, params):
+    """The reference: each episode in ``gymnasium.make``'s single env, one Python step at a time."""
+    weights, bias = [float(w) for w in theta[:4]], (float(theta[4]) if len(theta) == 5 else None)
+    key = engine.batch_start(theta, episodes, seed, params)[4]
+    env, uniforms, returns = gymnasium_env(params), np.empty(params.max_episode_steps), []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed) if i == 0 else env.reset()
+        episode_uniforms(key, i, uniforms)
+        total, t, done = 0.0, 0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(
+                act_scalar(logit_scalar(weights, bias, obs.tolist()), uniforms[t], greedy))
+            total, t, done = total + float(reward), t + 1, terminated or truncated
+        returns.append(total)
+    return returns
+
+
+@pytest.mark.parametrize("theta", [GOOD, np.append(GOOD, 0.4), np.array([0.1, 0.5, 0.8, 0.3]),
+                                   np.array([-0.539321, -1.51737, -8.46268, -4.4703])])
+@pytest.mark.parametrize("greedy", [False, True])
+@pytest.mark.parametrize("params", [make_params(), make_params("v0", kinematics_integrator="semi-implicit euler"),
+                                    make_params(sutton_barto_reward=True)])
+def test_vector_gymnasium_evaluation_equals_the_single_env_one_episode_at_a_time(theta, greedy, params):
+    vector = evaluate_in_gymnasium(theta, 30, 11, greedy=greedy, params=params)
+    assert vector.returns.tolist() == play_one_by_one(theta, 30, 11, greedy, params)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+from gymnasium.utils.seeding import np_random
 
 from .._jit import numba_threads
 from .._rng import episode_uniforms
@@ -21,7 +23,7 @@ from ..cartpole.spec import DEFAULT_PARAMS, CartPoleParams, spec_of
 from ..validate import check_episodes
 from ._rollout import play_batch, play_until_hopeless
 from .engine import batch_start, check_threads
-from .policy import act_scalar, logit_scalar
+from .policy import logit, p_left
 
 
 @dataclass(frozen=True)
@@ -86,42 +88,62 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
 
 def gymnasium_env(params: CartPoleParams = DEFAULT_PARAMS) -> gym.Env:
     """Gymnasium's own CartPole (v1, or v0 for a 200-step limit) configured like ``params``."""
-    spec = spec_of(params)
-    if spec is None or params._replace(integrator=DEFAULT_PARAMS.integrator, sutton_barto_reward=False,
-                                       max_episode_steps=DEFAULT_PARAMS.max_episode_steps) != DEFAULT_PARAMS:
-        raise ValueError("Gymnasium evaluation needs CartPole-v0/v1 constants")
-    env = gym.make(spec.id, sutton_barto_reward=params.sutton_barto_reward)
+    _check_gymnasium_params(params)
+    env = gym.make(spec_of(params).id, sutton_barto_reward=params.sutton_barto_reward)
     env.unwrapped.kinematics_integrator = params.kinematics_integrator
     return env
 
 
+def gymnasium_vector_env(columns: int, params: CartPoleParams = DEFAULT_PARAMS) -> CartPoleVectorEnv:
+    """Gymnasium's own ``CartPoleVectorEnv`` with ``columns`` environments configured like ``params``."""
+    _check_gymnasium_params(params)
+    env = CartPoleVectorEnv(columns, max_episode_steps=params.max_episode_steps,
+                            sutton_barto_reward=params.sutton_barto_reward)
+    env.kinematics_integrator = params.kinematics_integrator
+    return env
+
+
+def _check_gymnasium_params(params: CartPoleParams) -> None:
+    if spec_of(params) is None or params._replace(
+            integrator=DEFAULT_PARAMS.integrator, sutton_barto_reward=False,
+            max_episode_steps=DEFAULT_PARAMS.max_episode_steps) != DEFAULT_PARAMS:
+        raise ValueError("Gymnasium evaluation needs CartPole-v0/v1 constants")
+
+
 def evaluate_in_gymnasium(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
                           params: CartPoleParams = DEFAULT_PARAMS) -> Evaluation:
-    """Play the same episodes as :func:`evaluate` in ``gymnasium.make("CartPole-v1")``, one Python step at a time.
+    """Play the same episodes as :func:`evaluate` in Gymnasium's own CartPole physics, all at once.
 
-    The policy is computed in plain Python floats exactly as the kernels compute it, from the
-    float32 observation Gymnasium returns.
+    Episode i is column i of Gymnasium's ``CartPoleVectorEnv``. It starts where
+    ``gymnasium.make("CartPole-v1")`` is after ``reset(seed=seed)`` and i plain ``reset()`` calls
+    (row i of ``uniform(-0.05, 0.05, (episodes, 4))`` from the generator Gymnasium seeds with
+    ``seed``; the vector env's own reset draws the same numbers in (4, episodes) order, so its
+    columns are set to the single env's starts) and samples with the engine's stream i. The policy
+    is computed in float64 from the float32 observations, with the C library's exp, exactly as the
+    kernels compute it. A column's episode ends at its first termination or truncation (the
+    vector env then auto-resets it; later steps are ignored). Returns are identical to playing the
+    episodes one by one in ``gymnasium.make`` (a test checks it).
     """
     check_episodes(episodes)
     theta, params, _, _, key = batch_start(theta, episodes, seed, params)
-    weights = [float(w) for w in theta[:4]]
-    bias = float(theta[4]) if theta.shape[0] == 5 else None
-    env = gymnasium_env(params)
-    uniforms = np.empty(params.max_episode_steps)
+    env = gymnasium_vector_env(episodes, params)
+    uniforms = np.empty((episodes, params.max_episode_steps))
+    for i in range(episodes):
+        episode_uniforms(key, i, uniforms[i])
     lengths, returns = np.zeros(episodes, dtype=np.int64), np.zeros(episodes)
     try:
-        for i in range(episodes):
-            obs, _ = env.reset(seed=seed) if i == 0 else env.reset()
-            episode_uniforms(key, i, uniforms)
-            total, t, done = 0.0, 0, False
-            while not done:
-                z = logit_scalar(weights, bias, obs.tolist())
-                obs, reward, terminated, truncated, _ = env.step(act_scalar(z, uniforms[t], greedy))
-                total += float(reward)
-                t += 1
-                done = terminated or truncated
-            lengths[i], returns[i] = t, total
+        env.reset(seed=seed)
+        env.state = np.ascontiguousarray(np_random(seed)[0].uniform(-0.05, 0.05, size=(episodes, 4)).T)
+        obs, live, t = env.state.T.astype(np.float32), np.ones(episodes, dtype=np.bool_), 0
+        while live.any():
+            z = logit(theta, obs)
+            left = z >= 0.0 if greedy else uniforms[:, t] < p_left(z)
+            obs, reward, terminated, truncated, _ = env.step(np.where(left, 0, 1))
+            returns[live] += reward[live]
+            t += 1
+            ended = live & (terminated | truncated)
+            lengths[ended] = t
+            live &= ~ended
     finally:
         env.close()
     return Evaluation(returns, lengths, episodes, bool(greedy), "gymnasium", True)
-
