@@ -46,9 +46,15 @@ class Evaluation:
         """Mean return over the episodes played."""
         return float(self.returns.mean())
 
-    def solved(self, threshold: float) -> bool:
-        """True if every requested episode was played and the mean return is >= ``threshold``."""
-        return self.complete and self.mean_return >= threshold
+    def lower_bound(self, margin_se: float) -> float:
+        """The mean return minus ``margin_se`` standard errors (sample std / sqrt(n); 0 for one episode)."""
+        r = self.returns
+        return self.mean_return - (margin_se * float(r.std(ddof=1)) / math.sqrt(r.shape[0]) if r.shape[0] > 1 else 0.0)
+
+    def solved(self, threshold: float, margin_se: float = 0.0) -> bool:
+        """True if every requested episode was played and the mean return minus ``margin_se`` standard
+        errors is >= ``threshold``."""
+        return self.complete and self.lower_bound(margin_se) >= threshold
 
     def summary(self) -> dict:
         """A JSON-ready summary: mean/min/max/std return, episodes, mode and simulator."""
@@ -77,13 +83,18 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
     lengths, returns = np.zeros(episodes, dtype=np.int64), np.zeros(episodes)
     played = episodes
     if stop_below is not None:
-        best = 0.0 if params.sutton_barto_reward else float(params.max_episode_steps)
-        played = play_until_hopeless(theta, states0, key, p, bool(greedy), float(stop_below) * episodes, best, rng,
+        played = play_until_hopeless(theta, states0, key, p, bool(greedy), float(stop_below) * episodes,
+                                     best_return(params), rng,
                                      feature, lengths, returns)
     else:
         with numba_threads(threads):
             play_batch(theta, states0, key, p, bool(greedy), rng, feature, lengths, returns)
     return Evaluation(returns[:played], lengths[:played], episodes, bool(greedy), "fastpg", played == episodes)
+
+
+def best_return(params: CartPoleParams) -> float:
+    """The highest return an episode can have: one per step to the time limit (0 with Sutton & Barto's reward)."""
+    return 0.0 if params.sutton_barto_reward else float(params.max_episode_steps)
 
 
 def gymnasium_env(params: CartPoleParams = DEFAULT_PARAMS) -> gym.Env:
