@@ -10,6 +10,7 @@ import pytest
 from fastpg import make_params
 from fastpg.pg import engine, options
 from fastpg.training.config import FIELDS, TrainConfig, config_from_dict, load_config
+from fastpg.training.loop import train
 from fastpg._rng import episode_uniforms
 from fastpg.pg.evaluation import evaluate, evaluate_in_gymnasium, gymnasium_env
 from fastpg.pg.policy import act_scalar, logit_scalar
@@ -137,3 +138,15 @@ def play_one_by_one(theta, episodes, seed, greedy, params):
 def test_vector_gymnasium_evaluation_equals_the_single_env_one_episode_at_a_time(theta, greedy, params):
     vector = evaluate_in_gymnasium(theta, 30, 11, greedy=greedy, params=params)
     assert vector.returns.tolist() == play_one_by_one(theta, 30, 11, greedy, params)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_the_parallel_solve_check_decides_exactly_as_the_serial_one(threads):
+    """Every θ along a training run, at targets that stop early, late or never: same stop, same returns."""
+    run = train(TrainConfig(seed=3, stop_at_solve=False, max_episodes=60, final_episodes=0))
+    for theta in [row["theta"] for row in run.history] + [GOOD.tolist()]:
+        for target, greedy in [(475.0, False), (300.0, False), (60.0, False), (-1.0, False), (500.0, True)]:
+            serial = evaluate(theta, 40, 9, greedy=greedy, stop_below=target)
+            parallel = evaluate(theta, 40, 9, greedy=greedy, stop_below=target, threads=threads)
+            assert parallel.returns.tolist() == serial.returns.tolist()
+            assert parallel.lengths.tolist() == serial.lengths.tolist() and parallel.complete == serial.complete

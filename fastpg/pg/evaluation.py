@@ -21,6 +21,7 @@ from .._jit import numba_threads
 from .._rng import episode_uniforms
 from ..cartpole.spec import DEFAULT_PARAMS, CartPoleParams, spec_of
 from ..validate import check_episodes
+from ._evaluation import play_until_hopeless_chunked
 from ._rollout import play_batch, play_until_hopeless
 from .engine import batch_start, check_threads
 from .policy import logit, p_left
@@ -70,8 +71,9 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
     """Play ``episodes`` episodes of the policy ``theta`` (float64[4] or [5]) in fastpg's kernels.
 
     ``greedy`` plays left iff theta . s (+ b) >= 0; otherwise actions are sampled. With
-    ``stop_below`` (a mean return) episodes are played serially and play stops once the mean can no
-    longer reach it (a fast "is it solved?" check).
+    ``stop_below`` (a mean return) episodes are played in order and play stops after the first
+    episode after which the mean can no longer reach it (a fast "is it solved?" check); on k > 1
+    threads they are played 2k at a time, with the same decision and returns as on one thread.
     """
     check_episodes(episodes)
     if stop_below is not None and (isinstance(stop_below, bool) or not isinstance(stop_below, numbers.Real)
@@ -83,9 +85,13 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
     lengths, returns = np.zeros(episodes, dtype=np.int64), np.zeros(episodes)
     played = episodes
     if stop_below is not None:
-        played = play_until_hopeless(theta, states0, key, p, bool(greedy), float(stop_below) * episodes,
-                                     best_return(params), rng,
-                                     feature, lengths, returns)
+        target, best, greedy = float(stop_below) * episodes, best_return(params), bool(greedy)
+        if threads == 1:
+            played = play_until_hopeless(theta, states0, key, p, greedy, target, best, rng, feature, lengths, returns)
+        else:
+            with numba_threads(threads):
+                played = play_until_hopeless_chunked(theta, states0, key, p, greedy, target, best, 2 * threads, rng,
+                                                     feature, lengths, returns)
     else:
         with numba_threads(threads):
             play_batch(theta, states0, key, p, bool(greedy), rng, feature, lengths, returns)

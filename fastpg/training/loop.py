@@ -209,12 +209,12 @@ def _solve_check(config: TrainConfig, state: _State, params) -> tuple[Any, Any, 
     """
     update, threshold = state.update - 1, config.solve_threshold
     check = evaluate(state.theta, config.eval_episodes, derive_seed(config.seed, EVAL, update), params=params,
-                     stop_below=threshold)
+                     threads=config.threads, stop_below=threshold)
     solved, confirmation = check.solved(threshold, config.solve_margin_se), None
     if solved and config.confirm_episodes:
         best = best_return(params)
         confirmation = evaluate(state.theta, config.confirm_episodes, derive_seed(config.seed, CONFIRM, update),
-                                greedy=True, params=params, stop_below=best)
+                                greedy=True, params=params, threads=config.threads, stop_below=best)
         solved = confirmation.solved(best)
     state.eval_episodes += len(check.returns) + (len(confirmation.returns) if confirmation else 0)
     return check, confirmation, solved
@@ -275,7 +275,7 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
 
     load_start = time.perf_counter()
     _estimate(config.replace(batch_size=1), state.theta, 0, params)  # load (or compile) the kernels untimed
-    evaluate(state.theta, 1, 0, params=params, stop_below=config.solve_threshold)
+    evaluate(state.theta, 1, 0, params=params, threads=config.threads, stop_below=config.solve_threshold)
     load_seconds = time.perf_counter() - load_start
     start, base_seconds = time.perf_counter(), state.seconds
     bar = ProgressBar(config.max_episodes, state.episodes, progress)
