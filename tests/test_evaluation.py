@@ -12,7 +12,7 @@ from fastpg.pg import engine, options
 from fastpg.training.config import FIELDS, TrainConfig, config_from_dict, load_config
 from fastpg.training.loop import train
 from fastpg._rng import episode_uniforms
-from fastpg.pg.evaluation import evaluate, evaluate_in_gymnasium, gymnasium_env
+from fastpg.pg.evaluation import evaluate, evaluate_in_gymnasium, evaluate_in_gymnasium_modes, gymnasium_env
 from fastpg.pg.policy import act_scalar, logit_scalar
 from fastpg.pg.natural import mean_kl, natural_step
 
@@ -138,6 +138,16 @@ def play_one_by_one(theta, episodes, seed, greedy, params):
 def test_vector_gymnasium_evaluation_equals_the_single_env_one_episode_at_a_time(theta, greedy, params):
     vector = evaluate_in_gymnasium(theta, 30, 11, greedy=greedy, params=params)
     assert vector.returns.tolist() == play_one_by_one(theta, 30, 11, greedy, params)
+
+
+def test_both_modes_side_by_side_equal_each_mode_alone():
+    theta = np.array([-0.539321, -1.51737, -8.46268, -4.4703])
+    both = evaluate_in_gymnasium_modes(theta, 40, 3, (False, True, False))
+    for evaluation, greedy in zip(both, (False, True, False)):
+        alone = evaluate_in_gymnasium(theta, 40, 3, greedy=greedy)
+        assert evaluation.greedy == greedy and evaluation.summary() == alone.summary()
+        assert evaluation.returns.tolist() == alone.returns.tolist()
+        assert evaluation.lengths.tolist() == alone.lengths.tolist()
 
 
 @pytest.mark.parametrize("threads", [2, 3])

@@ -141,20 +141,31 @@ def evaluate_in_gymnasium(theta, episodes: int = 100, seed: int = 0, *, greedy: 
     vector env then auto-resets it; later steps are ignored). Returns are identical to playing the
     episodes one by one in ``gymnasium.make`` (a test checks it).
     """
+    return evaluate_in_gymnasium_modes(theta, episodes, seed, (bool(greedy),), params=params)[0]
+
+
+def evaluate_in_gymnasium_modes(theta, episodes: int, seed: int, modes: tuple[bool, ...], *,
+                                params: CartPoleParams = DEFAULT_PARAMS) -> list[Evaluation]:
+    """:func:`evaluate_in_gymnasium` for each greedy flag in ``modes``, side by side in one vector env
+    (``len(modes) * episodes`` columns, block j playing mode j): one Gymnasium step call per time step."""
     check_episodes(episodes)
     theta, params, _, _, key = batch_start(theta, episodes, seed, params)
-    env = gymnasium_vector_env(episodes, params)
+    columns = len(modes) * episodes
+    env = gymnasium_vector_env(columns, params)
     uniforms = np.empty((episodes, params.max_episode_steps))
     for i in range(episodes):
         episode_uniforms(key, i, uniforms[i])
-    lengths, returns = np.zeros(episodes, dtype=np.int64), np.zeros(episodes)
+    sampled = np.flatnonzero(~np.repeat(np.array(modes, dtype=np.bool_), episodes))
+    lengths, returns = np.zeros(columns, dtype=np.int64), np.zeros(columns)
     try:
         env.reset(seed=seed)
-        env.state = np.ascontiguousarray(np_random(seed)[0].uniform(-0.05, 0.05, size=(episodes, 4)).T)
-        obs, live, t = env.state.T.astype(np.float32), np.ones(episodes, dtype=np.bool_), 0
+        starts = np_random(seed)[0].uniform(-0.05, 0.05, size=(episodes, 4))
+        env.state = np.ascontiguousarray(np.tile(starts, (len(modes), 1)).T)
+        obs, live, t = env.state.T.astype(np.float32), np.ones(columns, dtype=np.bool_), 0
         while live.any():
             z = logit(theta, obs)
-            left = z >= 0.0 if greedy else uniforms[:, t] < p_left(z)
+            left, draw = z >= 0.0, sampled[live[sampled]]
+            left[draw] = uniforms[draw % episodes, t] < p_left(z[draw])
             obs, reward, terminated, truncated, _ = env.step(np.where(left, 0, 1))
             returns[live] += reward[live]
             t += 1
@@ -163,4 +174,5 @@ def evaluate_in_gymnasium(theta, episodes: int = 100, seed: int = 0, *, greedy: 
             live &= ~ended
     finally:
         env.close()
-    return Evaluation(returns, lengths, episodes, bool(greedy), "gymnasium", True)
+    block = [slice(j * episodes, (j + 1) * episodes) for j in range(len(modes))]
+    return [Evaluation(returns[b], lengths[b], episodes, mode, "gymnasium", True) for b, mode in zip(block, modes)]

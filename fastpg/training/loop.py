@@ -23,7 +23,7 @@ from ..errors import RunFolderError, TrainingError
 from ..export.policy_io import save_policy
 from ..files import write_json
 from ..pg import engine
-from ..pg.evaluation import best_return, evaluate, evaluate_in_gymnasium
+from ..pg.evaluation import best_return, evaluate, evaluate_in_gymnasium_modes
 from ..pg.natural import natural_step
 from ..pg.offpolicy import importance_weights, offpolicy_gradient, reweighted_gradient
 from ..pg.optim import SGD, Adam, learning_rate
@@ -326,10 +326,10 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
     final_start = time.perf_counter()
     evaluation = {}
     if config.final_episodes:
-        seed = derive_seed(config.seed, FINAL, 0)
-        for mode in ("stochastic", "greedy"):
-            evaluation[mode] = evaluate_in_gymnasium(state.theta, config.final_episodes, seed, params=params,
-                                                     greedy=mode == "greedy").summary()
+        stochastic, greedy = evaluate_in_gymnasium_modes(state.theta, config.final_episodes,
+                                                         derive_seed(config.seed, FINAL, 0), (False, True),
+                                                         params=params)
+        evaluation = {"stochastic": stochastic.summary(), "greedy": greedy.summary()}
     timings = {"load_seconds": load_seconds, "train_seconds": state.seconds,
                "final_eval_seconds": time.perf_counter() - final_start,
                "seconds_to_solve": state.solved_at["seconds"] if state.solved_at else None}
