@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def test_stop_below_stops_exactly_when_the_target_is_out_of_reach():
 
 @pytest.mark.parametrize(("kwargs", "error"), [
     ({"episodes": 0}, ValueError), ({"episodes": 2.0}, TypeError), ({"seed": -1}, ValueError),
-    ({"stop_below": float("nan")}, ValueError),
+    ({"stop_below": float("nan")}, ValueError), ({"margin_se": -1.0}, ValueError), ({"margin_se": True}, ValueError),
 ])
 def test_evaluate_bad_input(kwargs, error):
     with pytest.raises(error):
@@ -150,13 +151,32 @@ def test_both_modes_side_by_side_equal_each_mode_alone():
         assert evaluation.lengths.tolist() == alone.lengths.tolist()
 
 
-@pytest.mark.parametrize("threads", [2, 3])
-def test_the_parallel_solve_check_decides_exactly_as_the_serial_one(threads):
-    """Every θ along a training run, at targets that stop early, late or never: same stop, same returns."""
+def stop_index(returns, threshold, margin_se, best=500.0):
+    """The rule written out in plain Python on a complete evaluation: episodes the check plays."""
+    m, total = len(returns), 0.0
+    for k in range(1, m + 1):
+        total += returns[k - 1]
+        played = np.asarray(returns[:k])
+        squares = float(((played - played.mean()) ** 2).sum())
+        if total + (m - k) * best - margin_se * math.sqrt(m / (m - 1) * squares) < threshold * m - 1e-6:
+            return k
+    return m
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_the_solve_check_stops_where_the_rule_says_on_any_thread_count(threads):
+    """Every θ along a training run, at targets and margins that stop early, late or never: the
+    check stops after the episode the plain-Python rule names, with the complete evaluation's
+    returns, and a check that stops could not have passed."""
     run = train(TrainConfig(seed=3, stop_at_solve=False, max_episodes=60, final_episodes=0))
     for theta in [row["theta"] for row in run.history] + [GOOD.tolist()]:
-        for target, greedy in [(475.0, False), (300.0, False), (60.0, False), (-1.0, False), (500.0, True)]:
-            serial = evaluate(theta, 40, 9, greedy=greedy, stop_below=target)
-            parallel = evaluate(theta, 40, 9, greedy=greedy, stop_below=target, threads=threads)
-            assert parallel.returns.tolist() == serial.returns.tolist()
-            assert parallel.lengths.tolist() == serial.lengths.tolist() and parallel.complete == serial.complete
+        full = evaluate(theta, 40, 9)
+        for target, margin in [(475.0, 0.0), (475.0, 4.0), (300.0, 2.0), (60.0, 0.0), (-1.0, 0.0), (450.0, 1.0)]:
+            check = evaluate(theta, 40, 9, stop_below=target, margin_se=margin, threads=threads)
+            played = len(check.returns)
+            assert played == stop_index(full.returns.tolist(), target, margin)
+            assert check.returns.tolist() == full.returns[:played].tolist()
+            assert check.lengths.tolist() == full.lengths[:played].tolist()
+            assert check.solved(target, margin) == full.solved(target, margin)
+        greedy = evaluate(theta, 40, 9, greedy=True, stop_below=500.0, threads=threads)
+        assert greedy.solved(500.0) == bool((evaluate(theta, 40, 9, greedy=True).returns == 500.0).all())

@@ -34,11 +34,11 @@ def same_bits(a, b) -> bool:
 
 def passes_the_solve_rule(theta, seed: int, update: int) -> tuple[bool, int]:
     """The rule recomputed on complete evaluations: (solved?, episodes the stopping checks would play)."""
+    margin = TrainConfig().solve_margin_se
     check = evaluate(theta, 100, training.derive_seed(seed, training.EVAL, update))
-    lower = check.returns.mean() - TrainConfig().solve_margin_se * check.returns.std(ddof=1) / 10.0
-    if lower < 475:
+    if check.returns.mean() - margin * check.returns.std(ddof=1) / 10.0 < 475:
         return False, len(evaluate(theta, 100, training.derive_seed(seed, training.EVAL, update),
-                                   stop_below=475.0).returns)
+                                   stop_below=475.0, margin_se=margin).returns)
     confirmation = evaluate(theta, 100, training.derive_seed(seed, training.CONFIRM, update), greedy=True)
     played = len(evaluate(theta, 100, training.derive_seed(seed, training.CONFIRM, update), greedy=True,
                           stop_below=500.0).returns)

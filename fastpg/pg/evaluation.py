@@ -21,8 +21,8 @@ from .._jit import numba_threads
 from .._rng import episode_uniforms
 from ..cartpole.spec import DEFAULT_PARAMS, CartPoleParams, spec_of
 from ..validate import check_episodes
-from ._evaluation import play_until_hopeless_chunked
-from ._rollout import play_batch, play_until_hopeless
+from ._evaluation import play_until_out_of_reach, play_until_out_of_reach_chunked
+from ._rollout import play_batch
 from .engine import batch_start, check_threads
 from .policy import logit, p_left
 
@@ -67,31 +67,34 @@ class Evaluation:
 
 def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
              params: CartPoleParams = DEFAULT_PARAMS, threads: int = 1,
-             stop_below: float | None = None) -> Evaluation:
+             stop_below: float | None = None, margin_se: float = 0.0) -> Evaluation:
     """Play ``episodes`` episodes of the policy ``theta`` (float64[4] or [5]) in fastpg's kernels.
 
     ``greedy`` plays left iff theta . s (+ b) >= 0; otherwise actions are sampled. With
     ``stop_below`` (a mean return) episodes are played in order and play stops after the first
-    episode after which the mean can no longer reach it (a fast "is it solved?" check); on k > 1
-    threads they are played 2k at a time, with the same decision and returns as on one thread.
+    episode after which the mean minus ``margin_se`` standard errors can no longer reach it (a
+    fast "is it solved?" check, ``Evaluation.solved(stop_below, margin_se)``); on k > 1 threads
+    they are played 2k at a time, with the same stop and returns as on one thread.
     """
     check_episodes(episodes)
     if stop_below is not None and (isinstance(stop_below, bool) or not isinstance(stop_below, numbers.Real)
                                    or not math.isfinite(stop_below)):
         raise ValueError(f"stop_below must be a finite number, got {stop_below!r}")
+    if isinstance(margin_se, bool) or not isinstance(margin_se, numbers.Real) or not 0 <= margin_se < math.inf:
+        raise ValueError(f"margin_se must be a finite number >= 0, got {margin_se!r}")
     threads = check_threads(threads)
     theta, params, p, states0, key = batch_start(theta, episodes, seed, params)
     rng, feature = np.empty((episodes, 4), dtype=np.uint64), np.empty((episodes, theta.shape[0]))
     lengths, returns = np.zeros(episodes, dtype=np.int64), np.zeros(episodes)
     played = episodes
     if stop_below is not None:
-        target, best, greedy = float(stop_below) * episodes, best_return(params), bool(greedy)
+        rule = (bool(greedy), float(stop_below), float(margin_se), best_return(params))
         if threads == 1:
-            played = play_until_hopeless(theta, states0, key, p, greedy, target, best, rng, feature, lengths, returns)
+            played = play_until_out_of_reach(theta, states0, key, p, *rule, 1, rng, feature, lengths, returns)
         else:
             with numba_threads(threads):
-                played = play_until_hopeless_chunked(theta, states0, key, p, greedy, target, best, 2 * threads, rng,
-                                                     feature, lengths, returns)
+                played = play_until_out_of_reach_chunked(theta, states0, key, p, *rule, 2 * threads, rng, feature,
+                                                         lengths, returns)
     else:
         with numba_threads(threads):
             play_batch(theta, states0, key, p, bool(greedy), rng, feature, lengths, returns)

@@ -209,7 +209,7 @@ def _solve_check(config: TrainConfig, state: _State, params) -> tuple[Any, Any, 
     """
     update, threshold = state.update - 1, config.solve_threshold
     check = evaluate(state.theta, config.eval_episodes, derive_seed(config.seed, EVAL, update), params=params,
-                     threads=config.threads, stop_below=threshold)
+                     threads=config.threads, stop_below=threshold, margin_se=config.solve_margin_se)
     solved, confirmation = check.solved(threshold, config.solve_margin_se), None
     if solved and config.confirm_episodes:
         best = best_return(params)
