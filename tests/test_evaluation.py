@@ -180,3 +180,17 @@ def test_the_solve_check_stops_where_the_rule_says_on_any_thread_count(threads):
             assert check.solved(target, margin) == full.solved(target, margin)
         greedy = evaluate(theta, 40, 9, greedy=True, stop_below=500.0, threads=threads)
         assert greedy.solved(500.0) == bool((evaluate(theta, 40, 9, greedy=True).returns == 500.0).all())
+
+
+@pytest.mark.nojit
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_solve_check_kernel_body_stops_where_the_rule_says(threads):
+    theta, params = [0.0, 0.3, 2.0, 0.5], make_params(max_episode_steps=20)  # short, varied episodes
+    full = evaluate(theta, 8, 4, params=params)
+    stops = set()
+    for target, margin in [(18.0, 0.0), (16.0, 2.0), (15.0, 0.5), (14.0, 1.0), (10.0, 0.0)]:
+        check = evaluate(theta, 8, 4, stop_below=target, margin_se=margin, threads=threads, params=params)
+        assert len(check.returns) == stop_index(full.returns.tolist(), target, margin, best=20.0)
+        assert check.returns.tolist() == full.returns[:len(check.returns)].tolist()
+        stops.add(len(check.returns))
+    assert len(stops) >= 3  # early, late and never

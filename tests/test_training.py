@@ -152,15 +152,13 @@ class Crash(Exception):
     pass
 
 
-def crash_after(evaluations: int, config: TrainConfig, run, monkeypatch=None):
-    """Train into ``run`` and crash (as a kill would) during the ``evaluations``-th solve check."""
-    calls = {"n": 0}
+def crash_when(crashes, config: TrainConfig, run) -> None:
+    """Train into ``run`` and crash (as a kill would) in the first ``evaluate`` call for which
+    ``crashes(episodes, kwargs)`` is true."""
     real = training.evaluate
 
     def flaky(theta, episodes, *args, **kwargs):
-        calls["n"] += episodes == config.eval_episodes and not kwargs.get("greedy")  # a solve check (not the
-        # untimed kernel warm-up, nor a confirmation)
-        if calls["n"] == evaluations:
+        if crashes(episodes, kwargs):
             raise Crash
         return real(theta, episodes, *args, **kwargs)
 
@@ -170,6 +168,17 @@ def crash_after(evaluations: int, config: TrainConfig, run, monkeypatch=None):
             train(config, run)
     finally:
         training.evaluate = real
+
+
+def crash_after(evaluations: int, config: TrainConfig, run) -> None:
+    """Crash during the ``evaluations``-th solve check (not the untimed kernel warm-up, nor a confirmation)."""
+    calls = {"n": 0}
+
+    def nth_check(episodes, kwargs):
+        calls["n"] += episodes == config.eval_episodes and not kwargs.get("greedy")
+        return calls["n"] == evaluations
+
+    crash_when(nth_check, config, run)
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
@@ -266,19 +275,8 @@ def test_cross_field_config_errors(changes, match):
 def test_a_kill_during_a_confirmation_resumes_bit_identical(tmp_path):
     config = TrainConfig(seed=10004, final_episodes=0, checkpoint_every=1)
     reference = train(config, tmp_path / "whole")
-    real, run = training.evaluate, tmp_path / "killed"
-
-    def killed_in_confirmation(theta, episodes, *args, **kwargs):
-        if kwargs.get("greedy"):
-            raise Crash
-        return real(theta, episodes, *args, **kwargs)
-
-    training.evaluate = killed_in_confirmation
-    try:
-        with pytest.raises(Crash):
-            train(config, run)
-    finally:
-        training.evaluate = real
+    run = tmp_path / "killed"
+    crash_when(lambda episodes, kwargs: kwargs.get("greedy", False), config, run)
     resumed = train(None, run, resume=True)
     assert same_bits(resumed.theta, reference.theta) and resumed.eval_episodes == reference.eval_episodes
     assert {**resumed.solved_at, "seconds": 0} == {**reference.solved_at, "seconds": 0}
