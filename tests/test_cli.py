@@ -40,6 +40,7 @@ def test_train_eval_plot_round_trip(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "solved after" in out and "in Gymnasium, 5 episodes" in out and str(run) in out
     result = json.loads((run / "result.json").read_text())
+    assert f"{result['episodes']} episodes" in out and f"plus {result['eval_episodes']:,} solve-check episodes" in out
     assert load_config(run / "config.toml") == TrainConfig(seed=3, final_episodes=5)
     assert main(["eval", str(run), "--episodes", "7", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -10,7 +11,10 @@ import pytest
 from fastpg import make_params
 from fastpg.pg import engine, options
 from fastpg.training.config import FIELDS, TrainConfig, config_from_dict, load_config
-from fastpg.pg.evaluation import evaluate, evaluate_in_gymnasium
+from fastpg.training.loop import train
+from fastpg._rng import episode_uniforms
+from fastpg.pg.evaluation import evaluate, evaluate_in_gymnasium, evaluate_in_gymnasium_modes, gymnasium_env
+from fastpg.pg.policy import act_scalar, logit_scalar
 from fastpg.pg.natural import mean_kl, natural_step
 
 GOOD = np.array([-0.2, -1.0, -10.0, -3.0])
@@ -39,7 +43,7 @@ def test_stop_below_stops_exactly_when_the_target_is_out_of_reach():
 
 @pytest.mark.parametrize(("kwargs", "error"), [
     ({"episodes": 0}, ValueError), ({"episodes": 2.0}, TypeError), ({"seed": -1}, ValueError),
-    ({"stop_below": float("nan")}, ValueError),
+    ({"stop_below": float("nan")}, ValueError), ({"margin_se": -1.0}, ValueError), ({"margin_se": True}, ValueError),
 ])
 def test_evaluate_bad_input(kwargs, error):
     with pytest.raises(error):
@@ -124,3 +128,85 @@ def test_config_choices_are_the_engines():
     assert FIELDS["psi"].metadata["choices"] == tuple(options.PSI)
     assert FIELDS["discount"].metadata["choices"] == options.DISCOUNTS
     assert all(f.metadata["help"] for f in dataclasses.fields(TrainConfig))
+
+
+def play_one_by_one(theta, episodes, seed, greedy, params):
+    """The reference: each episode in ``gymnasium.make``'s single env, one Python step at a time."""
+    weights, bias = [float(w) for w in theta[:4]], (float(theta[4]) if len(theta) == 5 else None)
+    key = engine.batch_start(theta, episodes, seed, params)[4]
+    env, uniforms, returns = gymnasium_env(params), np.empty(params.max_episode_steps), []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed) if i == 0 else env.reset()
+        episode_uniforms(key, i, uniforms)
+        total, t, done = 0.0, 0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(
+                act_scalar(logit_scalar(weights, bias, obs.tolist()), uniforms[t], greedy))
+            total, t, done = total + float(reward), t + 1, terminated or truncated
+        returns.append(total)
+    return returns
+
+
+@pytest.mark.parametrize("theta", [GOOD, np.append(GOOD, 0.4), np.array([0.1, 0.5, 0.8, 0.3]),
+                                   np.array([-0.539321, -1.51737, -8.46268, -4.4703])])
+@pytest.mark.parametrize("greedy", [False, True])
+@pytest.mark.parametrize("params", [make_params(), make_params("v0", kinematics_integrator="semi-implicit euler"),
+                                    make_params(sutton_barto_reward=True)])
+def test_vector_gymnasium_evaluation_equals_the_single_env_one_episode_at_a_time(theta, greedy, params):
+    vector = evaluate_in_gymnasium(theta, 30, 11, greedy=greedy, params=params)
+    assert vector.returns.tolist() == play_one_by_one(theta, 30, 11, greedy, params)
+
+
+def test_both_modes_side_by_side_equal_each_mode_alone():
+    theta = np.array([-0.539321, -1.51737, -8.46268, -4.4703])
+    both = evaluate_in_gymnasium_modes(theta, 40, 3, (False, True, False))
+    for evaluation, greedy in zip(both, (False, True, False)):
+        alone = evaluate_in_gymnasium(theta, 40, 3, greedy=greedy)
+        assert evaluation.greedy == greedy and evaluation.summary() == alone.summary()
+        assert evaluation.returns.tolist() == alone.returns.tolist()
+        assert evaluation.lengths.tolist() == alone.lengths.tolist()
+
+
+def stop_index(returns, threshold, margin_se, best=500.0):
+    """The rule written out in plain Python on a complete evaluation: episodes the check plays."""
+    m, total = len(returns), 0.0
+    for k in range(1, m + 1):
+        total += returns[k - 1]
+        played = np.asarray(returns[:k])
+        squares = float(((played - played.mean()) ** 2).sum())
+        if total + (m - k) * best - margin_se * math.sqrt(m / (m - 1) * squares) < threshold * m - 1e-6:
+            return k
+    return m
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_the_solve_check_stops_where_the_rule_says_on_any_thread_count(threads):
+    """Every θ along a training run, at targets and margins that stop early, late or never: the
+    check stops after the episode the plain-Python rule names, with the complete evaluation's
+    returns, and a check that stops could not have passed."""
+    run = train(TrainConfig(seed=3, stop_at_solve=False, max_episodes=60, final_episodes=0))
+    for theta in [row["theta"] for row in run.history] + [GOOD.tolist()]:
+        full = evaluate(theta, 40, 9)
+        for target, margin in [(475.0, 0.0), (475.0, 4.0), (300.0, 2.0), (60.0, 0.0), (-1.0, 0.0), (450.0, 1.0)]:
+            check = evaluate(theta, 40, 9, stop_below=target, margin_se=margin, threads=threads)
+            played = len(check.returns)
+            assert played == stop_index(full.returns.tolist(), target, margin)
+            assert check.returns.tolist() == full.returns[:played].tolist()
+            assert check.lengths.tolist() == full.lengths[:played].tolist()
+            assert check.solved(target, margin) == full.solved(target, margin)
+        greedy = evaluate(theta, 40, 9, greedy=True, stop_below=500.0, threads=threads)
+        assert greedy.solved(500.0) == bool((evaluate(theta, 40, 9, greedy=True).returns == 500.0).all())
+
+
+@pytest.mark.nojit
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_solve_check_kernel_body_stops_where_the_rule_says(threads):
+    theta, params = [0.0, 0.3, 2.0, 0.5], make_params(max_episode_steps=20)  # short, varied episodes
+    full = evaluate(theta, 8, 4, params=params)
+    stops = set()
+    for target, margin in [(18.0, 0.0), (16.0, 2.0), (15.0, 0.5), (14.0, 1.0), (10.0, 0.0)]:
+        check = evaluate(theta, 8, 4, stop_below=target, margin_se=margin, threads=threads, params=params)
+        assert len(check.returns) == stop_index(full.returns.tolist(), target, margin, best=20.0)
+        assert check.returns.tolist() == full.returns[:len(check.returns)].tolist()
+        stops.add(len(check.returns))
+    assert len(stops) >= 3  # early, late and never

@@ -33,17 +33,34 @@ def same_bits(a, b) -> bool:
     return np.asarray(a).tobytes() == np.asarray(b).tobytes()
 
 
-def test_default_config_solves_and_the_solve_point_is_a_real_solve():
-    result = train(TrainConfig(seed=1, final_episodes=20))
+def passes_the_solve_rule(theta, seed: int, update: int) -> tuple[bool, int]:
+    """The rule recomputed on complete evaluations: (solved?, episodes the stopping checks would play)."""
+    margin = TrainConfig().solve_margin_se
+    check = evaluate(theta, 100, training.derive_seed(seed, training.EVAL, update))
+    if check.returns.mean() - margin * check.returns.std(ddof=1) / 10.0 < 475:
+        return False, len(evaluate(theta, 100, training.derive_seed(seed, training.EVAL, update),
+                                   stop_below=475.0, margin_se=margin).returns)
+    confirmation = evaluate(theta, 100, training.derive_seed(seed, training.CONFIRM, update), greedy=True)
+    played = len(evaluate(theta, 100, training.derive_seed(seed, training.CONFIRM, update), greedy=True,
+                          stop_below=500.0).returns)
+    return bool((confirmation.returns == 500.0).all()), 100 + played
+
+
+@pytest.mark.parametrize("seed", [1, 10003, 10004])  # 10003: update 9 fails the margin; 10004: update 14
+# passes the check and fails the confirmation
+def test_default_config_solves_at_the_first_update_that_passes_the_rule(seed):
+    result = train(TrainConfig(seed=seed, final_episodes=20))
     assert result.stop_reason == "solved" and result.solved_at["episodes"] == result.episodes
     assert result.updates == len(result.history) == result.episodes // 4
     assert result.steps == result.history[-1]["steps"] == result.solved_at["steps"]
-    assert result.history[-1]["eval_mean_return"] >= 475
-    assert all(row["eval_mean_return"] is None or row["eval_mean_return"] < 475 for row in result.history[:-1])
-    eval_seed = training.derive_seed(1, training.EVAL, result.updates - 1)
-    assert evaluate(result.theta, 100, eval_seed).mean_return == result.history[-1]["eval_mean_return"]
+    decisions = [passes_the_solve_rule(row["theta"], seed, row["update"] - 1) for row in result.history]
+    assert [solved for solved, _ in decisions] == [False] * (result.updates - 1) + [True]
+    counts = np.cumsum([played for _, played in decisions]).tolist()
+    assert [row["eval_episodes"] for row in result.history] == counts  # training episodes are counted apart
+    assert result.eval_episodes == result.solved_at["eval_episodes"] == counts[-1]
     assert result.evaluation["stochastic"]["simulator"] == "gymnasium"
     assert result.evaluation["stochastic"]["mean_return"] >= 475
+    assert result.evaluation["greedy"]["mean_return"] == 500.0
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
@@ -149,14 +166,13 @@ class Crash(Exception):
     pass
 
 
-def crash_after(evaluations: int, config: TrainConfig, run, monkeypatch=None):
-    """Train into ``run`` and crash (as a kill would) during the ``evaluations``-th solve check."""
-    calls = {"n": 0}
+def crash_when(crashes, config: TrainConfig, run) -> None:
+    """Train into ``run`` and crash (as a kill would) in the first ``evaluate`` call for which
+    ``crashes(episodes, kwargs)`` is true."""
     real = training.evaluate
 
     def flaky(theta, episodes, *args, **kwargs):
-        calls["n"] += episodes == config.eval_episodes  # a solve check, not the untimed kernel warm-up
-        if calls["n"] == evaluations:
+        if crashes(episodes, kwargs):
             raise Crash
         return real(theta, episodes, *args, **kwargs)
 
@@ -166,6 +182,17 @@ def crash_after(evaluations: int, config: TrainConfig, run, monkeypatch=None):
             train(config, run)
     finally:
         training.evaluate = real
+
+
+def crash_after(evaluations: int, config: TrainConfig, run) -> None:
+    """Crash during the ``evaluations``-th solve check (not the untimed kernel warm-up, nor a confirmation)."""
+    calls = {"n": 0}
+
+    def nth_check(episodes, kwargs):
+        calls["n"] += episodes == config.eval_episodes and not kwargs.get("greedy")
+        return calls["n"] == evaluations
+
+    crash_when(nth_check, config, run)
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
@@ -262,3 +289,13 @@ def test_bad_options_are_refused_before_an_existing_run_is_touched(tmp_path):
 def test_cross_field_config_errors(changes, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**changes)
+
+
+def test_a_kill_during_a_confirmation_resumes_bit_identical(tmp_path):
+    config = TrainConfig(seed=10004, final_episodes=0, checkpoint_every=1)
+    reference = train(config, tmp_path / "whole")
+    run = tmp_path / "killed"
+    crash_when(lambda episodes, kwargs: kwargs.get("greedy", False), config, run)
+    resumed = train(None, run, resume=True)
+    assert same_bits(resumed.theta, reference.theta) and resumed.eval_episodes == reference.eval_episodes
+    assert {**resumed.solved_at, "seconds": 0} == {**reference.solved_at, "seconds": 0}

@@ -144,7 +144,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _summary(result, one_line: bool) -> str:
     c = result.config
-    solved = (f"solved after {result.solved_at['episodes']} episodes ({result.solved_at['update']} updates, "
+    solved = (f"solved after {result.solved_at['episodes']} training episodes ({result.solved_at['update']} updates, "
               f"{result.solved_at['steps']:,} steps) in {result.solved_at['seconds'] * 1e3:.1f} ms"
               if result.solved_at else f"not solved ({result.stop_reason}: {result.episodes} episodes)")
     ev = result.evaluation
@@ -160,7 +160,7 @@ def _summary(result, one_line: bool) -> str:
         f"fastpg: logistic policy on {c.env}, batch {c.batch_size}, {c.psi}, {baseline}, {optimizer}"
         + (f", reusing {c.reuse_batches} batches" if c.reuse_batches else ""),
         f"  {solved}; trained {result.updates} updates, {result.episodes} episodes, {result.steps:,} steps "
-        f"in {result.timings['train_seconds']:.3f} s",
+        f"(plus {result.eval_episodes:,} solve-check episodes) in {result.timings['train_seconds']:.3f} s",
         f"  final evaluation: {final}",
         f"  theta = {theta}",
         f"  run folder: {result.run_dir}  (policy.json, result.json, metrics.{c.metrics_format}, config.toml)",

@@ -1,7 +1,8 @@
 """Scripted training: ``train(config) -> TrainResult``, with checkpoints, metrics and a solve check.
 
-Randomness: update k rolls out its batch with seed ``derive_seed(config.seed, TRAIN, k)`` and
-checks "solved?" with ``derive_seed(config.seed, EVAL, k)``; the final evaluation uses
+Randomness: update k rolls out its batch with seed ``derive_seed(config.seed, TRAIN, k)``,
+checks "solved?" with ``derive_seed(config.seed, EVAL, k)`` and confirms a passed check with
+``derive_seed(config.seed, CONFIRM, k)``; the final evaluation uses
 ``derive_seed(config.seed, FINAL, 0)``. The generator state is therefore the update counter,
 which the checkpoint stores: a resumed run ends with a θ bit-identical to an uninterrupted one
 (unless a ``max_seconds`` budget stops them at different points).
@@ -22,7 +23,7 @@ from ..errors import RunFolderError, TrainingError
 from ..export.policy_io import save_policy
 from ..files import write_json
 from ..pg import engine
-from ..pg.evaluation import evaluate, evaluate_in_gymnasium
+from ..pg.evaluation import best_return, evaluate, evaluate_in_gymnasium_modes
 from ..pg.kl_penalty import DualState, kl_penalty_step
 from ..pg.natural import natural_step
 from ..pg.offpolicy import importance_weights, offpolicy_gradient, reweighted_gradient
@@ -34,7 +35,8 @@ from .progress import ProgressBar
 from .runs import (CHECKPOINT_FILE, CHECKPOINT_FORMAT, POLICY_FILE, RESULT_FILE, metrics_path, policy_metadata,
                    resume_run, start_run)
 
-TRAIN, EVAL, FINAL = 0, 1, 2
+TRAIN, EVAL, FINAL, CONFIRM = 0, 1, 2, 3
+SOLVED_AT_KEYS = ("update", "episodes", "steps", "seconds", "eval_episodes")
 
 
 def derive_seed(seed: int, stream: int, index: int) -> int:
@@ -47,7 +49,9 @@ class TrainResult:
     """What a run produced.
 
     theta float64[4] or [5]; history: one metrics row (dict) per update; solved_at: the first
-    solving update as {"update", "episodes", "steps", "seconds"} or None; evaluation: the final
+    solving update as {"update", "episodes", "steps", "seconds", "eval_episodes"} or None (episodes
+    and steps count training episodes only; eval_episodes: the episodes the solve checks and
+    confirmations played up to then); eval_episodes: all of them in the run; evaluation: the final
     Gymnasium evaluations {"stochastic": {...}, "greedy": {...}} (empty if skipped); timings in
     seconds (``load_seconds``: loading or compiling the kernels, before the training clock starts);
     stop_reason one of "solved", "max_episodes", "max_steps", "max_seconds".
@@ -63,13 +67,15 @@ class TrainResult:
     episodes: int
     steps: int
     stop_reason: str
+    eval_episodes: int = 0
     run_dir: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready summary written to ``result.json`` (history excluded; it is in the metrics file)."""
         return {"theta": self.theta.tolist(), "bias": self.config.bias, "solved": self.solved_at is not None,
                 "solved_at": self.solved_at, "stop_reason": self.stop_reason, "updates": self.updates,
-                "episodes": self.episodes, "steps": self.steps, "evaluation": self.evaluation,
+                "episodes": self.episodes, "steps": self.steps, "eval_episodes": self.eval_episodes,
+                "evaluation": self.evaluation,
                 "timings": self.timings}
 
 
@@ -83,12 +89,13 @@ class _State:
     episodes: int = 0
     steps: int = 0
     seconds: float = 0.0
+    eval_episodes: int = 0
     solved_at: dict[str, Any] | None = None
     recent: deque = field(default_factory=deque)  # (update, theta, GradientEstimate) of reusable batches
 
     def to_checkpoint(self) -> dict[str, Any]:
         return {"format": CHECKPOINT_FORMAT, "update": self.update, "episodes": self.episodes, "steps": self.steps,
-                "seconds": self.seconds, "theta": self.theta.tolist(), "optimizer": self.optimizer.state_dict(),
+                "eval_episodes": self.eval_episodes, "seconds": self.seconds, "theta": self.theta.tolist(), "optimizer": self.optimizer.state_dict(),
                 "solved_at": self.solved_at, "rng": {"next_update": self.update},
                 "recent": [[u, t.tolist()] for u, t, _ in self.recent]}
 
@@ -132,16 +139,16 @@ def _restore(config: TrainConfig, checkpoint: dict[str, Any], params) -> _State:
             raise ValueError("theta does not match the config")
         optimizer = _optimizer(config, theta.shape[0])
         optimizer.load_state_dict(checkpoint["optimizer"])
-        counters = [checkpoint[k] for k in ("update", "episodes", "steps")]
+        counters = [checkpoint[k] for k in ("update", "episodes", "steps", "eval_episodes")]
         if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in counters):
-            raise ValueError("update, episodes and steps must be non-negative integers")
+            raise ValueError("update, episodes, steps and eval_episodes must be non-negative integers")
         seconds, solved_at = checkpoint["seconds"], checkpoint["solved_at"]
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
             raise ValueError("seconds must be a non-negative number")
         if solved_at is not None and (not isinstance(solved_at, dict)
-                                      or set(solved_at) != {"update", "episodes", "steps", "seconds"}):
-            raise ValueError("solved_at must be null or {update, episodes, steps, seconds}")
-        state = _State(theta, optimizer, *counters, float(seconds), solved_at)
+                                      or set(solved_at) != set(SOLVED_AT_KEYS)):
+            raise ValueError(f"solved_at must be null or {{{', '.join(SOLVED_AT_KEYS)}}}")
+        state = _State(theta, optimizer, *counters[:3], float(seconds), counters[3], solved_at)
         for update, old_theta in checkpoint["recent"]:
             old_theta = np.array(old_theta, dtype=np.float64)
             state.recent.append((update, old_theta, _estimate(config, old_theta, update, params)))
@@ -207,7 +214,28 @@ def _penalty_step(config: TrainConfig, state: _State, estimate: engine.GradientE
     return step.theta - state.theta, step.kl
 
 
-def _row(state: _State, estimate, grad, lr, kl, ess, evaluation, wall) -> dict[str, Any]:
+def _solve_check(config: TrainConfig, state: _State, params) -> tuple[Any, Any, bool]:
+    """Is θ after update ``state.update - 1`` solved? Returns (check, confirmation or None, solved).
+
+    The check plays ``eval_episodes`` fresh stochastic episodes and passes if their mean return
+    minus ``solve_margin_se`` standard errors is >= ``solve_threshold``; a passed check is confirmed
+    by ``confirm_episodes`` fresh greedy episodes that must each reach the maximum return. Both
+    stop as soon as they can no longer pass; ``state.eval_episodes`` counts the episodes they play.
+    """
+    update, threshold = state.update - 1, config.solve_threshold
+    check = evaluate(state.theta, config.eval_episodes, derive_seed(config.seed, EVAL, update), params=params,
+                     threads=config.threads, stop_below=threshold, margin_se=config.solve_margin_se)
+    solved, confirmation = check.solved(threshold, config.solve_margin_se), None
+    if solved and config.confirm_episodes:
+        best = best_return(params)
+        confirmation = evaluate(state.theta, config.confirm_episodes, derive_seed(config.seed, CONFIRM, update),
+                                greedy=True, params=params, threads=config.threads, stop_below=best)
+        solved = confirmation.solved(best)
+    state.eval_episodes += len(check.returns) + (len(confirmation.returns) if confirmation else 0)
+    return check, confirmation, solved
+
+
+def _row(state: _State, estimate, grad, lr, kl, ess, evaluation, confirmation, wall) -> dict[str, Any]:
     returns = estimate.returns
     kl_lambda = state.optimizer.lam if isinstance(state.optimizer, DualState) else None  # after the dual step
     return {"update": state.update, "episodes": state.episodes, "steps": state.steps,
@@ -216,6 +244,8 @@ def _row(state: _State, estimate, grad, lr, kl, ess, evaluation, wall) -> dict[s
             "estimator_variance": float(estimate.variance.sum()), "kl": kl, "kl_lambda": kl_lambda, "ess": ess,
             "lr": lr,
             "eval_mean_return": evaluation.mean_return if evaluation.complete else None,
+            "confirm_mean_return": confirmation.mean_return if confirmation and confirmation.complete else None,
+            "eval_episodes": state.eval_episodes,
             "theta": state.theta.tolist(), "wall_time": wall}
 
 
@@ -263,7 +293,7 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
     load_start = time.perf_counter()
     warm = config.replace(batch_size=min(2, config.batch_size))  # 2 episodes: a leave-one-out baseline needs them
     _estimate(warm, state.theta, 0, params)  # load (or compile) the kernels untimed
-    evaluate(state.theta, 1, 0, params=params, stop_below=config.solve_threshold)
+    evaluate(state.theta, 1, 0, params=params, threads=config.threads, stop_below=config.solve_threshold)
     load_seconds = time.perf_counter() - load_start
     start, base_seconds = time.perf_counter(), state.seconds
     bar = ProgressBar(config.max_episodes, state.episodes, progress)
@@ -293,13 +323,12 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
             state.update += 1
             state.episodes += config.batch_size
             state.steps += estimate.steps
-            evaluation = evaluate(theta, config.eval_episodes, derive_seed(config.seed, EVAL, state.update - 1),
-                                  params=params, stop_below=config.solve_threshold)
+            evaluation, confirmation, solved = _solve_check(config, state, params)
             state.seconds = base_seconds + time.perf_counter() - start
-            if state.solved_at is None and evaluation.solved(config.solve_threshold):
+            if state.solved_at is None and solved:
                 state.solved_at = {"update": state.update, "episodes": state.episodes, "steps": state.steps,
-                                   "seconds": state.seconds}
-            row = _row(state, estimate, grad, lr, kl, ess, evaluation, state.seconds)
+                                   "seconds": state.seconds, "eval_episodes": state.eval_episodes}
+            row = _row(state, estimate, grad, lr, kl, ess, evaluation, confirmation, state.seconds)
             history.append(row)
             if metrics:
                 metrics.write(row)
@@ -315,15 +344,15 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
     final_start = time.perf_counter()
     evaluation = {}
     if config.final_episodes:
-        seed = derive_seed(config.seed, FINAL, 0)
-        for mode in ("stochastic", "greedy"):
-            evaluation[mode] = evaluate_in_gymnasium(state.theta, config.final_episodes, seed, params=params,
-                                                     greedy=mode == "greedy").summary()
+        stochastic, greedy = evaluate_in_gymnasium_modes(state.theta, config.final_episodes,
+                                                         derive_seed(config.seed, FINAL, 0), (False, True),
+                                                         params=params)
+        evaluation = {"stochastic": stochastic.summary(), "greedy": greedy.summary()}
     timings = {"load_seconds": load_seconds, "train_seconds": state.seconds,
                "final_eval_seconds": time.perf_counter() - final_start,
                "seconds_to_solve": state.solved_at["seconds"] if state.solved_at else None}
     result = TrainResult(state.theta, config, history, state.solved_at, evaluation, timings, state.update,
-                         state.episodes, state.steps, reason, run_dir)
+                         state.episodes, state.steps, reason, state.eval_episodes, run_dir)
     if run_dir is not None:
         save_policy(state.theta, run_dir / POLICY_FILE, "json", metadata=policy_metadata(result))
         write_json(run_dir / RESULT_FILE, result.to_dict())

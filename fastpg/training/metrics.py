@@ -14,7 +14,8 @@ from ..files import fsync_folder
 
 COLUMNS = (
     "update", "episodes", "steps", "mean_return", "min_return", "max_return", "grad_norm",
-    "estimator_variance", "kl", "kl_lambda", "ess", "lr", "eval_mean_return", "theta", "wall_time",
+    "estimator_variance", "kl", "kl_lambda", "ess", "lr", "eval_mean_return", "confirm_mean_return",
+    "eval_episodes", "theta", "wall_time",
 )
 
 

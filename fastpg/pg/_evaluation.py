@@ -1,0 +1,56 @@
+"""The solve check's kernel: play episodes in order and stop once the check can no longer pass.
+
+A check of m episodes passes if their mean return minus ``margin_se`` standard errors (sample
+std, ddof 1, over sqrt(m)) is >= the threshold T. After k episodes with total S_k and sum of
+squared deviations SS_k (about their own mean), the final mean is at most (S_k + (m - k) B) / m
+(B: the best return an episode can have) and the final sum of squared deviations is at least
+SS_k (a subset's squared deviations about its own mean never exceed its share of the whole's),
+so the final lower bound is at most
+
+    (S_k + (m - k) B - margin_se * sqrt(m / (m - 1)) * sqrt(SS_k)) / m.
+
+Play stops after the first episode that puts this below T: such a check can no longer pass, so
+stopping changes no decision. The margin term is shrunk by a relative 1e-9 so rounding can only
+delay a stop, never cause one; with ``margin_se = 0`` the test is exactly S_k + (m - k) B < T m.
+
+The same function is compiled twice: serially (``chunk = 1``: stop after the first hopeless
+episode) and with ``parallel=True``, where ``chunk`` episodes are played at a time, one per
+``prange`` iteration, and their returns are then added in episode order with the same test after
+each: it stops after the same episode, with the same returns, for any ``chunk`` and thread count
+(at most ``chunk - 1`` further episodes are played and discarded). Writes lengths[i] and
+returns[i] of the episodes played; returns how many count.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .._jit import njit, pnjit, prange
+from ._rollout import episode_play
+
+
+def _play_until_out_of_reach(theta, states0, key, params, greedy, threshold, margin_se, best_return, chunk, rng,
+                             feature, lengths, returns):
+    m = states0.shape[0]
+    min_total = threshold * m
+    spread = margin_se * math.sqrt(m / (m - 1.0)) * (1.0 - 1e-9) if m > 1 else 0.0
+    total, mean, squares = 0.0, 0.0, 0.0
+    for first in range(0, m, chunk):
+        last = min(first + chunk, m)
+        for i in prange(first, last):
+            lengths[i], returns[i] = episode_play(theta, states0[i], key, i, params, greedy, rng[i], feature[i])
+        for i in range(first, last):
+            total += returns[i]
+            delta = returns[i] - mean
+            mean += delta / (i + 1)
+            squares += delta * (returns[i] - mean)
+            bound = total + (m - 1 - i) * best_return
+            if spread > 0.0:
+                bound -= spread * math.sqrt(squares)
+            if bound < min_total:
+                return i + 1
+    return m
+
+
+play_until_out_of_reach = njit(_play_until_out_of_reach)
+play_until_out_of_reach_chunked = pnjit(_play_until_out_of_reach)
