@@ -27,8 +27,8 @@ from ..cartpole.spec import DEFAULT_PARAMS, CartPoleParams, params_array
 from ..limits import MAX_BATCH_BYTES, MAX_THREADS
 from ..validate import check_episodes, check_gamma, check_int, check_seed, check_theta, choice
 from . import _estimators as est
-from ._rollout import rollout_batch, stream_batch
-from .options import BASELINES, psi_code, streamable
+from ._rollout import rollout_batch, stream_kernel
+from .options import BASELINES, PSI_FROM_STEP, psi_code, streamable
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,8 @@ class GradientEstimate:
 
     grad float64[d] = mean of per_episode float64[m, d]; variance float64[d], the empirical
     variance of the estimator, var(per_episode, ddof=1) / m (zero when m = 1); fisher
-    float64[d, d] = 1/m sum_i sum_t p(1-p) f f^T; lengths int64[m]; returns float64[m]
+    float64[d, d] = 1/m sum_i sum_t p(1-p) f f^T (None for a streamed estimate made without
+    ``fisher=True``); lengths int64[m]; returns float64[m]
     (undiscounted). ``batch`` and ``advantages`` (float64[m, T, d], the advantage of step t for
     parameter k exactly as the estimator weighted it: Psi - b, normalized if asked) are None
     when the estimate was streamed.
@@ -97,7 +98,7 @@ class GradientEstimate:
 
     grad: np.ndarray
     per_episode: np.ndarray
-    fisher: np.ndarray
+    fisher: np.ndarray | None
     lengths: np.ndarray
     returns: np.ndarray
     batch: Batch | None = None
@@ -177,11 +178,13 @@ def gradient(batch: Batch, *, psi: str = "reward_to_go", gamma: float = 1.0, dis
 def estimate_gradient(theta, episodes: int, seed: int, *, psi: str = "reward_to_go", gamma: float = 1.0,
                       discount: str = "from_start", baseline: str = "none", normalize: bool = False,
                       params: CartPoleParams = DEFAULT_PARAMS, threads: int = 1,
-                      streaming: bool | None = None) -> GradientEstimate:
+                      streaming: bool | None = None, fisher: bool = False) -> GradientEstimate:
     """Roll out a batch and estimate the gradient; streams (stores no trajectory) when it can.
 
     ``streaming=None`` streams whenever the estimator allows it (baseline "none" or "batch_mean",
-    no normalization); ``True`` requires it; ``False`` stores the batch.
+    no normalization); ``True`` requires it; ``False`` stores the batch. ``fisher=True`` has the
+    streaming kernel accumulate the Fisher matrix too (a streamed estimate without it has ``fisher``
+    None; a stored one always has it, computed from the stored batch).
     """
     code = psi_code(psi, discount)
     gamma = check_gamma(gamma)
@@ -194,12 +197,15 @@ def estimate_gradient(theta, episodes: int, seed: int, *, psi: str = "reward_to_
         return gradient(batch, psi=psi, gamma=gamma, discount=discount, baseline=baseline, normalize=normalize)
     theta, params, array, states0, key = batch_start(theta, episodes, seed, params)
     m, d = episodes, theta.shape[0]
-    grads, score_sums, fishers = np.zeros((m, d)), np.zeros((m, d)), np.zeros((m, d, d))
-    lengths, discounted, totals = np.empty(m, dtype=np.int64), np.empty(m), np.empty(m)
+    grads, score_sums, lengths, discounted, totals = (np.empty((m, d)), np.empty((m, d)), np.empty(m, dtype=np.int64),
+                                                      np.empty(m), np.empty(m))
+    fishers = np.empty((m, d, d) if fisher else (m, 0, 0))
+    kernel = stream_kernel(code, bool(fisher), d)
     with numba_threads(check_threads(threads)):
-        stream_batch(theta, states0, key, array, code, gamma, True, np.empty((m, 4), dtype=np.uint64),
-                     np.empty((m, d)), grads, score_sums, fishers, lengths, discounted, totals)
+        kernel(theta, states0, key, array, gamma, np.empty((m, 4), dtype=np.uint64),
+               np.empty((m, d) if code == PSI_FROM_STEP else (m, 0)), grads, score_sums, fishers, lengths,
+               discounted, totals)
     if baseline == "batch_mean":
         grads -= (discounted.sum() / m) * score_sums
     grad = grads.sum(axis=0) / m
-    return GradientEstimate(grad, grads, fishers.sum(axis=0) / m, lengths, totals)
+    return GradientEstimate(grad, grads, fishers.sum(axis=0) / m if fisher else None, lengths, totals)
