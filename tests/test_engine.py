@@ -90,12 +90,38 @@ def test_estimators_match_numpy_reference(psi, discount, baseline, normalize, ga
 @pytest.mark.parametrize("gamma", [1.0, 0.9])
 def test_streaming_equals_stored(psi, discount, baseline, gamma):
     kwargs = dict(psi=psi, discount=discount, baseline=baseline, gamma=gamma)
-    streamed = engine.estimate_gradient(THETA, 8, 3, streaming=True, **kwargs)
+    streamed = engine.estimate_gradient(THETA, 8, 3, streaming=True, fisher=True, **kwargs)
     stored = engine.estimate_gradient(THETA, 8, 3, streaming=False, **kwargs)
     assert streamed.batch is None and stored.batch is not None
     np.testing.assert_array_equal(streamed.lengths, stored.lengths)
     np.testing.assert_allclose(streamed.grad, stored.grad, rtol=1e-12, atol=1e-12 * np.abs(stored.grad).max())
     np.testing.assert_allclose(streamed.fisher, stored.fisher, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("psi", "discount"), [("total_return", "from_start"), ("reward_to_go", "from_start"),
+                                               ("reward_to_go", "from_step")])
+@pytest.mark.parametrize("gamma", [1.0, 0.9])
+@pytest.mark.parametrize("theta", [BALANCING, np.append(BALANCING, -0.3)])
+def test_streaming_kernels_match_the_reference_bit_for_bit(psi, discount, gamma, theta):
+    """Each compile-time variant of the streaming kernel (psi, Fisher or not, d) gives the plain-Python
+    reference's bits, so no specialization changed a result; without the Fisher matrix nothing else changes."""
+    seed, m = 21, 5
+    kwargs = dict(psi=psi, discount=discount, gamma=gamma, streaming=True)
+    full = engine.estimate_gradient(theta, m, seed, fisher=True, **kwargs)
+    lean = engine.estimate_gradient(theta, m, seed, **kwargs)
+    assert lean.fisher is None
+    for name in ("grad", "per_episode", "lengths", "returns"):
+        assert getattr(lean, name).tobytes() == getattr(full, name).tobytes(), name
+    states0 = np.random.default_rng(seed).uniform(-0.05, 0.05, (m, 4))
+    fisher = np.zeros((len(theta), len(theta)))
+    for i in range(m):
+        uniforms = ref.xoshiro_uniforms(key_of(seed, m), i, 500)
+        length, grad, _, fisher_i, _, total = ref.stream_episode(theta.tolist(), states0[i], uniforms, psi, discount,
+                                                                 gamma)
+        assert (full.lengths[i], full.returns[i]) == (length, total)
+        assert full.per_episode[i].tobytes() == np.array(grad).tobytes(), i
+        fisher += np.array(fisher_i)
+    assert full.fisher.tobytes() == (fisher / m).tobytes()
 
 
 @pytest.mark.nojit
