@@ -126,9 +126,9 @@ def stream_kernel(psi, with_fisher, d):
     """The prange kernel that streams m episodes for one (psi code, with_fisher, d), compiled on first use.
 
     ``kernel(theta, states0, key, params, gamma, rng, traces, grads, score_sums, fishers, lengths, discounted,
-    totals)``: episode i writes row i of every output (see episode_stream). ``traces`` float64[m, d] is
-    read only for PSI_FROM_STEP and ``fishers`` float64[m, d, d] only with the Fisher matrix: otherwise pass
-    arrays of shape (m, 0) and (m, 0, 0).
+    totals)``: episode i writes row i of every output (see episode_stream).
+    ``traces`` float64[m, d] is read only for PSI_FROM_STEP and ``fishers`` float64[m, d, d] only with the
+    Fisher matrix: otherwise pass arrays of shape (m, 0) and (m, 0, 0).
     """
     psi, with_fisher, d = int(psi), bool(with_fisher), int(d)
 
@@ -136,11 +136,9 @@ def stream_kernel(psi, with_fisher, d):
     def stream_batch(theta, states0, key, params, gamma, rng, traces, grads, score_sums, fishers, lengths,
                      discounted, totals):
         for i in prange(states0.shape[0]):
-            length, g, total = episode_stream(theta, states0[i], key, i, params, psi, gamma, with_fisher, d, rng[i],
-                                              traces[i], grads[i], score_sums[i], fishers[i])
-            lengths[i] = length
-            discounted[i] = g
-            totals[i] = total
+            lengths[i], discounted[i], totals[i] = episode_stream(
+                theta, states0[i], key, i, params, psi, gamma, with_fisher, d, rng[i], traces[i], grads[i],
+                score_sums[i], fishers[i])
 
     return stream_batch
 
