@@ -12,6 +12,11 @@ from .limits import MAX_EPISODES, MAX_SEED
 
 def check_theta(theta) -> np.ndarray:
     """theta as a new C-contiguous float64 array of length 4 (no bias) or 5 (bias last), all finite."""
+    if theta.__class__ is np.ndarray and theta.dtype == np.float64 and theta.shape in ((4,), (5,)):
+        array = theta.copy()  # the common case, checked in ~0.5 us
+        if all(map(math.isfinite, array.tolist())):
+            return array
+        raise ValueError(f"theta must be finite, got {array.tolist()}")
     if isinstance(theta, (str, bytes)) or not hasattr(theta, "__len__"):
         raise TypeError(f"theta must be an array of 4 or 5 numbers, got {type(theta).__name__}")
     array = np.asarray(theta)

@@ -14,6 +14,7 @@ import pytest
 from fastpg import make_params
 from fastpg.pg import engine, options
 from fastpg._rng import episode_uniforms
+from fastpg.pg._seeding import batch_seed
 from fastpg.pg.engine import Batch
 
 from . import reference_pg as ref
@@ -37,6 +38,19 @@ def masked(batch):
     """The stored arrays with padding cut off, for comparisons."""
     return [(batch.features[i, :n], batch.left[i, :n], batch.logits[i, :n], batch.rewards[i, :n])
             for i, n in enumerate(batch.lengths)]
+
+
+@pytest.mark.nojit
+def test_batch_seed_draws_what_numpys_default_rng_draws():
+    """The kernel that starts a batch gives default_rng(seed)'s uniforms and next raw word, bit for bit."""
+    seeds = [0, 1, 2, 2**32 - 1, 2**32, 2**32 + 7, 2**63 - 1, *np.random.default_rng(3).integers(0, 2**63 - 1, 40)]
+    for seed in map(int, seeds):
+        for m in (1, 3, 8):
+            generator = np.random.default_rng(seed)
+            expected = generator.uniform(-0.05, 0.05, (m, 4))
+            out = np.empty((m, 4))
+            assert batch_seed(seed, -0.05, 0.05, out) == generator.bit_generator.random_raw(), seed
+            assert out.tobytes() == expected.tobytes(), seed
 
 
 @pytest.mark.nojit

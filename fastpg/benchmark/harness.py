@@ -4,7 +4,8 @@ Every case does a fixed amount of work per call and says how many env steps that
 interleaved (round r times every case once, in a rotating order), so a slow patch of the machine
 hits all cases alike; each round repeats its case until ``min_time`` has passed. Per case the
 report gives ns/step at the median, 10th and 90th percentile over rounds, steps/s at the median,
-and the ratio to each comparator of its group measured in the same run.
+and the ratio to each comparator of its group measured in the same run. On a machine shared with other
+jobs, ``clock="cpu"`` (``--clock cpu``) times one-thread groups in thread CPU time.
 
 Groups and cases:
 
@@ -180,9 +181,18 @@ def batched_cases(num_envs: int, steps: int) -> list[Case]:
 
 # --- measurement ------------------------------------------------------------------------------------------
 
-def measure(cases: list[Case], rounds: int, min_time: float) -> list[Result]:
-    """Time every case ``rounds`` times, interleaved; each timing repeats the call for >= ``min_time`` s."""
+CLOCKS = ("wall", "cpu")
+
+
+def measure(cases: list[Case], rounds: int, min_time: float, clock: str = "wall") -> list[Result]:
+    """Time every case ``rounds`` times, interleaved; each timing repeats the call for >= ``min_time`` s.
+
+    ``clock="cpu"`` times the groups whose cases all run on one thread with the calling thread's CPU time
+    (``time.thread_time``), which leaves out the time a shared machine gives other processes; groups with
+    a multi-threaded case keep wall time, so their ratios compare like with like.
+    """
     threads = get_num_threads()
+    multi = {c.group for c in cases if c.threads > 1}
     try:
         for case in cases:  # warm up: compile, fill caches
             set_num_threads(min(case.threads, max_threads))
@@ -190,11 +200,12 @@ def measure(cases: list[Case], rounds: int, min_time: float) -> list[Result]:
         for r in range(rounds):
             for case in cases[r % len(cases):] + cases[: r % len(cases)]:
                 set_num_threads(min(case.threads, max_threads))
-                calls, start = 0, time.perf_counter()
+                now = time.thread_time if clock == "cpu" and case.group not in multi else time.perf_counter
+                calls, start = 0, now()
                 while True:
                     case.run()
                     calls += 1
-                    elapsed = time.perf_counter() - start
+                    elapsed = now() - start
                     if elapsed >= min_time:
                         break
                 case.samples.append(elapsed / (calls * case.steps))
@@ -305,13 +316,16 @@ def _num(ns: float) -> str:
 
 
 def run_bench(suites=SUITES, num_envs=(64, 16384), rounds: int = 15, min_time: float = 0.02,
-              latency_calls: int = 20000, env_steps: int = 2000, vector_calls: int | None = None) -> Report:
+              latency_calls: int = 20000, env_steps: int = 2000, vector_calls: int | None = None,
+              clock: str = "wall") -> Report:
     """Build the chosen suites' cases, measure them interleaved and return the report."""
     unknown = set(suites) - set(SUITES)
     if unknown:
         raise ValueError(f"unknown suite(s) {sorted(unknown)}; choose from {', '.join(SUITES)}")
     if rounds < 1 or min_time < 0 or latency_calls < 1 or env_steps < 1:
         raise ValueError("rounds, latency calls and env steps must be positive and min_time >= 0")
+    if clock not in CLOCKS:
+        raise ValueError(f"unknown clock {clock!r}; choose from {', '.join(CLOCKS)}")
     if not num_envs or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in num_envs):
         raise ValueError(f"num_envs must be positive integers, got {num_envs}")
     cases, notes = [], []
@@ -333,8 +347,10 @@ def run_bench(suites=SUITES, num_envs=(64, 16384), rounds: int = 15, min_time: f
         cases += batch_cases()
         if max_threads < 2:
             notes.append("only one Numba thread available: no 2-thread batch case")
-    results = measure(cases, rounds, min_time) if cases else []
+    results = measure(cases, rounds, min_time, clock) if cases else []
     latencies = latency(latency_calls) if "latency" in suites else []
     if not any(math.isfinite(r.ns_median) for r in results) and not latencies:
         raise ValueError("nothing to measure")
+    if clock == "cpu":
+        notes.append("one-thread groups timed in the calling thread's CPU time (--clock cpu), the others in wall time")
     return Report(machine(), results, latencies, notes, targets(cases))
