@@ -41,12 +41,22 @@ def observe(v):
 
 
 @njit(inline="always")
+def policy_weights(theta):
+    """theta as a tuple of 5 scalars (the bias last, 0.0 without one), read once and kept in registers."""
+    return theta[0], theta[1], theta[2], theta[3], theta[4] if theta.shape[0] == 5 else 0.0
+
+
+@njit(inline="always")
+def weights_logit(w, bias, f0, f1, f2, f3):
+    """w . f summed left to right for the features f0..f3, + w[4] when ``bias`` (w: see policy_weights)."""
+    z = 0.0 + w[0] * f0 + w[1] * f1 + w[2] * f2 + w[3] * f3
+    return z + w[4] if bias else z
+
+
+@njit(inline="always")
 def policy_logit(theta, f0, f1, f2, f3):
     """theta . f summed left to right for the features f0..f3, + theta[4] (the bias) when theta has 5 entries."""
-    z = 0.0 + theta[0] * f0 + theta[1] * f1 + theta[2] * f2 + theta[3] * f3
-    if theta.shape[0] == 5:
-        z += theta[4]
-    return z
+    return weights_logit(policy_weights(theta), theta.shape[0] == 5, f0, f1, f2, f3)
 
 
 @njit(inline="always")

@@ -16,7 +16,7 @@ from .._jit import njit, pnjit, prange
 from .._rng import rng_next, rng_seed_episode
 from ..cartpole.kernels import cartpole_dynamics, cartpole_reward, cartpole_terminated
 from ..cartpole.spec import MAX_EPISODE_STEPS
-from ._policy import observe, policy_act, policy_logit, policy_observe, sigmoid
+from ._policy import observe, policy_act, policy_observe, policy_weights, sigmoid, weights_logit
 from .options import PSI_FROM_START, PSI_FROM_STEP, PSI_TOTAL
 
 
@@ -79,9 +79,10 @@ def episode_stream(theta, state0, key, episode, params, psi, gamma, with_fisher,
     horizon = int(params[MAX_EPISODE_STEPS])
     discounted, total, disc = 0.0, 0.0, 1.0
     length = horizon
+    w_theta = policy_weights(theta)  # read once, kept in registers
     for t in range(horizon):
         f = (observe(x), observe(x_dot), observe(angle), observe(angle_dot), 1.0)  # f[4]: the bias input
-        p = sigmoid(policy_logit(theta, f[0], f[1], f[2], f[3]))
+        p = sigmoid(weights_logit(w_theta, d == 5, f[0], f[1], f[2], f[3]))
         u, s0, s1, s2, s3 = rng_next(s0, s1, s2, s3)
         go_left = u < p
         weight = (1.0 if go_left else 0.0) - p
