@@ -65,6 +65,14 @@ def batch_start(seed: int, m: int):
     return states0, key
 
 
+def episode_zero_uniforms() -> np.ndarray:
+    """The action uniforms (float64[HORIZON]) of episode 0 of the one-episode batch with ``SEED``."""
+    _, key = batch_start(SEED, 1)
+    uniforms = np.empty(HORIZON)
+    episode_uniforms(key, 0, uniforms)
+    return uniforms
+
+
 def record(benchmark, name: str, steps: int) -> None:
     """Keep the median seconds per step of a finished benchmark for the summary."""
     stats = getattr(benchmark, "stats", None)
@@ -126,9 +134,7 @@ def test_episode_estimate_gradient(benchmark):
 def test_episode_gymnasium_python(benchmark):
     """Gymnasium's step loop (``make`` with its standard wrappers), policy and gradient in Python floats."""
     env = gym.make("CartPole-v1")
-    _, key = batch_start(SEED, 1)
-    uniforms = np.empty(HORIZON)
-    episode_uniforms(key, 0, uniforms)
+    uniforms = episode_zero_uniforms()
     weights, draws = THETA.tolist(), uniforms.tolist()
     length, grad = python_episode(env, weights, draws, SEED)
     ours = engine.estimate_gradient(THETA, 1, SEED)
@@ -143,9 +149,7 @@ def test_episode_gymnasium_python(benchmark):
 def test_episode_gymnasium_numpy_per_step(benchmark):
     """The slow way: the same loop with NumPy arrays for every step's 4 numbers, and the Fisher matrix."""
     env = gym.make("CartPole-v1")
-    _, key = batch_start(SEED, 1)
-    uniforms = np.empty(HORIZON)
-    episode_uniforms(key, 0, uniforms)
+    uniforms = episode_zero_uniforms()
     length, grad, fisher = numpy_per_step_episode(env, THETA, uniforms, SEED)
     ours = engine.estimate_gradient(THETA, 1, SEED, fisher=True)
     assert length == ours.lengths[0] == HORIZON
@@ -172,9 +176,7 @@ def gym_episode_policy_only(env, theta, uniforms, seed):
 def test_policy_only_gymnasium(benchmark):
     """The cheaper comparator: Gymnasium's step loop with a NumPy policy and nothing else."""
     env = gym.make("CartPole-v1")
-    _, key = batch_start(SEED, 1)
-    uniforms = np.empty(HORIZON)
-    episode_uniforms(key, 0, uniforms)
+    uniforms = episode_zero_uniforms()
     length = gym_episode_policy_only(env, THETA, uniforms, SEED)
     assert length == engine.estimate_gradient(THETA, 1, SEED).lengths[0]
     benchmark.group = GROUP_PLAY
