@@ -32,6 +32,8 @@ def check_theta(theta) -> np.ndarray:
 
 def check_int(name: str, value, low: int, high: int) -> int:
     """``value`` as an int if it is an integer (not a bool) in [low, high]."""
+    if value.__class__ is int and low <= value <= high:  # the common case, without the ABC check
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if not low <= value <= high:
@@ -51,6 +53,8 @@ def check_seed(seed) -> int:
 
 def check_gamma(gamma) -> float:
     """A discount factor: a real number in [0, 1]."""
+    if gamma.__class__ is float and 0.0 <= gamma <= 1.0:  # the common case (NaN fails the comparison)
+        return gamma
     if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
         raise TypeError(f"gamma must be a number, got {type(gamma).__name__}")
     if not (math.isfinite(gamma) and 0.0 <= gamma <= 1.0):

@@ -208,5 +208,6 @@ def estimate_gradient(theta, episodes: int, seed: int, *, psi: str = "reward_to_
                discounted, totals)
     if baseline == "batch_mean":
         grads -= (discounted.sum() / m) * score_sums
-    grad = grads.sum(axis=0) / m
+    grad = np.add.reduce(grads, axis=0)  # grads.sum(axis=0), without the method's Python wrapper
+    grad /= m
     return GradientEstimate(grad, grads, fishers.sum(axis=0) / m if fisher else None, lengths, totals)
