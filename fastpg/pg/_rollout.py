@@ -85,7 +85,10 @@ def episode_stream(theta, state0, key, episode, params, psi, gamma, with_fisher,
         p = sigmoid(weights_logit(w_theta, d == 5, f[0], f[1], f[2], f[3]))
         u, s0, s1, s2, s3 = rng_next(s0, s1, s2, s3)
         go_left = u < p
-        weight = (1.0 if go_left else 0.0) - p
+        x, x_dot, angle, angle_dot = cartpole_dynamics(x, x_dot, angle, angle_dot, 0 if go_left else 1, params)
+        terminated = cartpole_terminated(x, angle, params)
+        r = cartpole_reward(terminated, params)
+        weight = (1.0 if go_left else 0.0) - p  # the sums come after the step's libm calls: they overlap the next
         for k in range(d):
             s = weight * f[k]
             score_sum[k] += s
@@ -97,9 +100,6 @@ def episode_stream(theta, state0, key, episode, params, psi, gamma, with_fisher,
                 wk = w * f[k]
                 for j in range(k, d):
                     fisher[k, j] += wk * f[j]
-        x, x_dot, angle, angle_dot = cartpole_dynamics(x, x_dot, angle, angle_dot, 0 if go_left else 1, params)
-        terminated = cartpole_terminated(x, angle, params)
-        r = cartpole_reward(terminated, params)
         discounted += disc * r
         total += r
         if psi == PSI_FROM_START:
