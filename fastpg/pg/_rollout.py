@@ -11,10 +11,11 @@ Psi codes (``fastpg.pg.options``): ``PSI_TOTAL`` (Psi_t = sum_t' gamma^t' r_t'),
 from __future__ import annotations
 
 import functools
+import math
 
 from .._jit import njit, pnjit, prange
 from .._rng import rng_next, rng_seed_episode
-from ..cartpole.kernels import cartpole_dynamics, cartpole_reward, cartpole_terminated
+from ..cartpole.kernels import cartpole_dynamics, cartpole_dynamics_trig, cartpole_reward, cartpole_terminated
 from ..cartpole.spec import MAX_EPISODE_STEPS
 from ._policy import observe, policy_act, policy_observe, policy_weights, sigmoid, weights_logit
 from .options import PSI_FROM_START, PSI_FROM_STEP, PSI_TOTAL
@@ -82,10 +83,12 @@ def episode_stream(theta, state0, key, episode, params, psi, gamma, with_fisher,
     w_theta = policy_weights(theta)  # read once, kept in registers
     for t in range(horizon):
         f = (observe(x), observe(x_dot), observe(angle), observe(angle_dot), 1.0)  # f[4]: the bias input
+        cos_angle, sin_angle = math.cos(angle), math.sin(angle)
         p = sigmoid(weights_logit(w_theta, d == 5, f[0], f[1], f[2], f[3]))
         u, s0, s1, s2, s3 = rng_next(s0, s1, s2, s3)
         go_left = u < p
-        x, x_dot, angle, angle_dot = cartpole_dynamics(x, x_dot, angle, angle_dot, 0 if go_left else 1, params)
+        x, x_dot, angle, angle_dot = cartpole_dynamics_trig(x, x_dot, angle, angle_dot, 0 if go_left else 1, params,
+                                                            cos_angle, sin_angle)
         terminated = cartpole_terminated(x, angle, params)
         r = cartpole_reward(terminated, params)
         weight = (1.0 if go_left else 0.0) - p  # the sums come after the step's libm calls: they overlap the next
