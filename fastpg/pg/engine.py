@@ -18,6 +18,7 @@ count runs the same compiled loop.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,9 @@ from . import _estimators as est
 from ._rollout import rollout_batch, stream_kernel
 from ._seeding import batch_seed
 from .options import BASELINES, PSI_FROM_STEP, psi_code, streamable
+
+
+_ONE_THREAD = nullcontext()  # a serial kernel needs no thread count
 
 
 @dataclass(frozen=True)
@@ -201,8 +205,9 @@ def estimate_gradient(theta, episodes: int, seed: int, *, psi: str = "reward_to_
     grads, score_sums, lengths, discounted, totals = (np.empty((m, d)), np.empty((m, d)), np.empty(m, dtype=np.int64),
                                                       np.empty(m), np.empty(m))
     fishers = np.empty((m, d, d) if fisher else (m, 0, 0))
-    kernel = stream_kernel(code, bool(fisher), d)
-    with numba_threads(check_threads(threads)):
+    threads = check_threads(threads)
+    kernel = stream_kernel(code, bool(fisher), d, threads > 1)
+    with numba_threads(threads) if threads > 1 else _ONE_THREAD:
         kernel(theta, states0, key, array, gamma, np.empty((m, 4), dtype=np.uint64),
                np.empty((m, d) if code == PSI_FROM_STEP else (m, 0)), grads, score_sums, fishers, lengths,
                discounted, totals)
