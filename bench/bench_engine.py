@@ -18,7 +18,7 @@ of a solved policy and the action branch is unpredictable.
   and, labelled as the slow way, with NumPy arrays for every step's 4 numbers plus the Fisher matrix;
   both fed episode 0's action uniforms so they play fastpg's episode 0 action for action.
 * the same without the gradient: Gymnasium's loop with the NumPy policy only, and fastpg's ``play_batch``.
-* batched streaming rollout + gradient, m = 256, on 1 and 2 threads (the same prange kernel).
+* batched streaming rollout + gradient, m = 256, on 1 thread (the serial kernel) and 2 (the prange kernel).
 * a full gradient estimate for a batch of 4 solved episodes (2,000 steps), stored and streaming.
 
 Speed is reported, never asserted (the machines that run this are noisy); what is asserted is that
@@ -346,7 +346,7 @@ class _Summary:
             ("  C -O3 reference (ctypes)", ns("C"), FACTS.get("C compiler", "")),
             ("  C -O3 reference (its own timer)", ns("C cli"), FACTS.get("C vs fastpg", "")),
             ("  fastpg (njit loop) / C time per step", ratio("C", "njit", "{:.2f}"), "1.0 = as fast as C"),
-            ("  fastpg (prange kernel, 1 thread) / C", ratio("C", "batch 1 thread", "{:.2f}"), f"its m={BATCH} batch"),
+            ("  fastpg (batch kernel, 1 thread) / C", ratio("C", "batch 1 thread", "{:.2f}"), f"its m={BATCH} batch"),
             (f"batched m={BATCH}, 1 thread", ns("batch 1 thread"), f"{FACTS.get('batch steps', '-')} steps"),
             (f"batched m={BATCH}, 2 threads", ns("batch 2 threads"), "bit-identical results (asserted)"),
             ("  2 threads vs 1 thread", ratio("batch 2 threads", "batch 1 thread"), ">= 1.8x"),
