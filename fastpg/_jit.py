@@ -8,13 +8,14 @@ machine code instead of compiling it again.
 
 from __future__ import annotations
 
+import types as pytypes
 import warnings
 
 import numba
 from numba import prange, types
 
-__all__ = ["njit", "pnjit", "prange", "types", "typeof", "get_num_threads", "set_num_threads", "max_threads",
-           "numba_threads"]
+__all__ = ["njit", "pnjit", "serial_and_parallel", "prange", "types", "typeof", "get_num_threads",
+           "set_num_threads", "max_threads", "numba_threads"]
 
 _FLAGS = {"cache": True, "fastmath": False, "nogil": True, "error_model": "numpy"}
 
@@ -34,6 +35,19 @@ def njit(*signatures, **overrides):
 def pnjit(*signatures, **overrides):
     """Like :func:`njit`, compiled with ``parallel=True`` so ``prange`` loops run on threads."""
     return njit(*signatures, **{"parallel": True, **overrides})
+
+
+def serial_and_parallel(function):
+    """(serial, parallel) kernels compiled from one Python function whose episode loop is a ``prange``.
+
+    The serial one runs ``prange`` as ``range`` on the calling thread (no thread-pool launch); it is
+    compiled from a copy of the function under another qualified name, so the two never share a
+    cache entry (Numba keys its disk cache by name and bytecode, not by compiler flags).
+    """
+    serial = pytypes.FunctionType(function.__code__, function.__globals__, function.__name__ + "_serial",
+                                  function.__defaults__, function.__closure__)
+    serial.__qualname__ = function.__qualname__ + "_serial"
+    return njit(serial), pnjit(function)
 
 
 def _jit(function, signatures, flags):

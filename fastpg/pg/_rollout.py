@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import math
 
-from .._jit import njit, pnjit, prange
+from .._jit import njit, pnjit, prange, serial_and_parallel
 from .._rng import rng_next, rng_seed_episode
 from ..cartpole.kernels import cartpole_dynamics, cartpole_dynamics_trig, cartpole_reward, cartpole_terminated
 from ..cartpole.spec import MAX_EPISODE_STEPS
@@ -125,14 +125,6 @@ def episode_stream(theta, state0, key, episode, params, psi, gamma, with_fisher,
     return length, discounted, total
 
 
-@njit(inline="always")
-def stream_row(i, theta, states0, key, params, psi, gamma, with_fisher, d, rng, traces, grads, score_sums, fishers,
-               lengths, discounted, totals):
-    """Episode ``i`` of a streamed batch into row i of every output (see episode_stream)."""
-    lengths[i], discounted[i], totals[i] = episode_stream(theta, states0[i], key, i, params, psi, gamma, with_fisher,
-                                                          d, rng[i], traces[i], grads[i], score_sums[i], fishers[i])
-
-
 @functools.cache
 def stream_kernel(psi, with_fisher, d, parallel):
     """The kernel that streams m episodes for one (psi code, with_fisher, d), compiled on first use.
@@ -146,21 +138,14 @@ def stream_kernel(psi, with_fisher, d, parallel):
     """
     psi, with_fisher, d = int(psi), bool(with_fisher), int(d)
 
-    @pnjit
     def stream_batch(theta, states0, key, params, gamma, rng, traces, grads, score_sums, fishers, lengths,
                      discounted, totals):
         for i in prange(states0.shape[0]):
-            stream_row(i, theta, states0, key, params, psi, gamma, with_fisher, d, rng, traces, grads, score_sums,
-                       fishers, lengths, discounted, totals)
+            lengths[i], discounted[i], totals[i] = episode_stream(
+                theta, states0[i], key, i, params, psi, gamma, with_fisher, d, rng[i], traces[i], grads[i],
+                score_sums[i], fishers[i])
 
-    @njit
-    def stream_batch_serial(theta, states0, key, params, gamma, rng, traces, grads, score_sums, fishers, lengths,
-                            discounted, totals):
-        for i in range(states0.shape[0]):
-            stream_row(i, theta, states0, key, params, psi, gamma, with_fisher, d, rng, traces, grads, score_sums,
-                       fishers, lengths, discounted, totals)
-
-    return stream_batch if parallel else stream_batch_serial
+    return serial_and_parallel(stream_batch)[1 if parallel else 0]
 
 
 @njit
