@@ -91,7 +91,7 @@ def episode_stream(theta, state0, key, episode, params, psi, gamma, with_fisher,
                                                             cos_angle, sin_angle)
         terminated = cartpole_terminated(x, angle, params)
         r = cartpole_reward(terminated, params)
-        weight = (1.0 if go_left else 0.0) - p  # the sums come after the step's libm calls: they overlap the next
+        weight = (1.0 if go_left else 0.0) - p  # the sums after the libm calls: shorter code between them is faster
         for k in range(d):
             s = weight * f[k]
             score_sum[k] += s
