@@ -2,8 +2,9 @@
 
 It runs the same episodes as fastpg's streaming kernel (γ = 1; reward to go or total return, with or
 without the Fisher matrix: the four ``MODES``), with the same physics, policy and xoshiro256** streams,
-so it gives the single-env latency floor on the machine at hand and a bit-for-bit cross-check. It lives in the source tree, not in the installed package:
-``find_source()`` returns None where it is absent.
+so it gives the single-env latency floor on the machine at hand and a bit-for-bit cross-check. It
+lives in the source tree, not in the installed package: ``find_source()`` returns None where it is
+absent.
 """
 
 from __future__ import annotations

@@ -65,7 +65,8 @@ def _output(hi, lo):
 
 @njit(types.uint64(types.int64, types.float64, types.float64, types.float64[:, ::1]))
 def batch_seed(seed, low, high, out):
-    """``g = np.random.default_rng(seed)``; ``out[:] = g.uniform(low, high, out.shape)``; returns ``g.bit_generator.random_raw()``."""
+    """``g = np.random.default_rng(seed)``; ``out[:] = g.uniform(low, high, out.shape)``; returns
+    ``g.bit_generator.random_raw()`` (seed: an int in [0, 2**63))."""
     seed = np.uint64(seed)
     entropy0, entropy1 = seed & _M32, seed >> _32  # SeedSequence's uint32 words: one, or two from 2**32 on
     words = 2 if entropy1 != _0 else 1
