@@ -8,14 +8,14 @@ machine code instead of compiling it again.
 
 from __future__ import annotations
 
+import types as pytypes
 import warnings
-from contextlib import contextmanager
 
 import numba
 from numba import prange, types
 
-__all__ = ["njit", "pnjit", "prange", "types", "typeof", "get_num_threads", "set_num_threads", "max_threads",
-           "numba_threads"]
+__all__ = ["njit", "pnjit", "serial_and_parallel", "prange", "types", "typeof", "get_num_threads",
+           "set_num_threads", "max_threads", "numba_threads"]
 
 _FLAGS = {"cache": True, "fastmath": False, "nogil": True, "error_model": "numpy"}
 
@@ -37,6 +37,19 @@ def pnjit(*signatures, **overrides):
     return njit(*signatures, **{"parallel": True, **overrides})
 
 
+def serial_and_parallel(function):
+    """(serial, parallel) kernels compiled from one Python function whose episode loop is a ``prange``.
+
+    The serial one runs ``prange`` as ``range`` on the calling thread (no thread-pool launch); it is
+    compiled from a copy of the function under another qualified name, so the two never share a
+    cache entry (Numba keys its disk cache by name and bytecode, not by compiler flags).
+    """
+    serial = pytypes.FunctionType(function.__code__, function.__globals__, function.__name__ + "_serial",
+                                  function.__defaults__, function.__closure__)
+    serial.__qualname__ = function.__qualname__ + "_serial"
+    return njit(serial), pnjit(function)
+
+
 def _jit(function, signatures, flags):
     try:
         return numba.njit(*signatures, **flags)(function)
@@ -55,15 +68,39 @@ max_threads = numba.config.NUMBA_NUM_THREADS  # the most threads set_num_threads
 version = numba.__version__
 
 
-@contextmanager
-def numba_threads(count: int):
-    """Run parallel kernels on ``count`` of Numba's threads inside the block, then restore the previous count."""
-    previous = get_num_threads()
-    if previous == count:
-        yield
-        return
-    set_num_threads(count)
-    try:
-        yield
-    finally:
-        set_num_threads(previous)
+class numba_threads:
+    """Run parallel kernels on ``count`` of Numba's threads inside the ``with`` block, then restore the previous count.
+
+    Enter and exit cost well under a microsecond: once the thread pool is up, they call the threading layer's
+    get/set functions directly (``numba.set_num_threads`` re-checks its pool and arguments on every call), and
+    set nothing when ``count`` is already the current count.
+    """
+
+    __slots__ = ("count", "previous")
+
+    def __init__(self, count: int):
+        self.count = count
+
+    def __enter__(self):
+        get, put = _thread_count_functions()
+        self.previous = get()
+        if self.previous != self.count:
+            put(self.count)
+
+    def __exit__(self, *exc_info):
+        if self.previous != self.count:
+            _thread_count_functions()[1](self.previous)
+
+
+_COUNT_FUNCTIONS = []
+
+
+def _thread_count_functions():
+    """(get, set) of the number of threads for the calling thread; Numba's public pair if its internals moved."""
+    if not _COUNT_FUNCTIONS:
+        from numba.np.ufunc import parallel
+
+        parallel._launch_threads()
+        raw = getattr(parallel, "_get_num_threads", None), getattr(parallel, "_set_num_threads", None)
+        _COUNT_FUNCTIONS.extend(raw if all(raw) else (get_num_threads, set_num_threads))
+    return _COUNT_FUNCTIONS

@@ -165,3 +165,45 @@ def batch_gradient(theta, episodes, psi="reward_to_go", discount="from_start", g
         adv = [standardized([a], [(i, p)], baselines.__getitem__, 1, 0.0)[0] for i, (a, p) in enumerate(zip(adv, psis))]
     per_episode = np.array([(s * a).sum(axis=0) for s, a in zip(scores, adv)])
     return per_episode.mean(axis=0), per_episode
+
+
+def stream_episode(theta, state0, uniforms, psi: str, discount: str, gamma: float, horizon: int = 500):
+    """One streamed episode in plain Python floats, in the streaming kernel's order of operations.
+
+    Returns (length, grad, score_sum, fisher (d x d), discounted return, undiscounted return): what
+    ``engine.estimate_gradient(..., streaming=True, fisher=True)`` writes for the episode, bit for bit.
+    """
+    d = len(theta)
+    grad, score_sum, trace = [0.0] * d, [0.0] * d, [0.0] * d
+    fisher = [[0.0] * d for _ in range(d)]
+    state, discounted, total, disc, t = tuple(state0), 0.0, 0.0, 1.0, 0
+    while t < horizon:
+        f = features_of(state, d == 5)
+        p = sigmoid(logit(theta, f))
+        left = uniforms[t] < p
+        weight = (1.0 if left else 0.0) - p
+        for k in range(d):
+            s = weight * f[k]
+            score_sum[k] += s
+            trace[k] = gamma * trace[k] + s
+        w = p * (1.0 - p)
+        for k in range(d):
+            for j in range(k, d):
+                fisher[k][j] += (w * f[k]) * f[j]
+        state, terminated = reference.step(state, 0 if left else 1)
+        r = 1.0
+        discounted += disc * r
+        total += r
+        for k in range(d):
+            if psi == "reward_to_go":
+                grad[k] += disc * r * score_sum[k] if discount == "from_start" else r * trace[k]
+        disc *= gamma
+        t += 1
+        if terminated:
+            break
+    if psi == "total_return":
+        grad = [0.0 + discounted * s for s in score_sum]
+    for k in range(d):
+        for j in range(k):
+            fisher[k][j] = fisher[j][k]
+    return t, grad, score_sum, fisher, discounted, total

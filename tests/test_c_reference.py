@@ -18,15 +18,20 @@ def reference(tmp_path_factory):
         pytest.skip(str(exc))
 
 
+@pytest.mark.parametrize("mode", list(cref.MODES))
 @pytest.mark.parametrize("theta", [[-0.5, -2.0, -20.0, -5.0], [-0.2, -1.0, -10.0, -3.0], [0.1, 0.5, 0.8, 0.3],
                                    [0.0, 0.0, 0.0, 0.0]])
-def test_c_reference_matches_fastpg_bit_for_bit(reference, theta):
+def test_c_reference_matches_fastpg_bit_for_bit(reference, theta, mode):
     _, _, _, states0, key = engine.batch_start(theta, 24, 5, DEFAULT_PARAMS)
-    lengths, grads, fishers = reference.run(np.array(theta), key, states0)
-    ours = engine.estimate_gradient(theta, 24, 5, streaming=True)
+    lengths, grads, fishers = reference.run(np.array(theta), key, states0, cref.MODES[mode])
+    with_fisher = "Fisher" in mode
+    ours = engine.estimate_gradient(theta, 24, 5, psi=mode.split(" ")[0], streaming=True, fisher=with_fisher)
     assert lengths.tolist() == ours.lengths.tolist()
     assert grads.tobytes() == ours.per_episode.tobytes()
-    assert (fishers.sum(axis=0) / 24).tobytes() == ours.fisher.tobytes()
+    if with_fisher:
+        assert (fishers.sum(axis=0) / 24).tobytes() == ours.fisher.tobytes()
+    else:
+        assert not fishers.any()
 
 
 def test_c_reference_cli_prints_the_same_lengths(reference):

@@ -14,6 +14,7 @@ import pytest
 from fastpg import make_params
 from fastpg.pg import engine, options
 from fastpg._rng import episode_uniforms, rng_seed_episode
+from fastpg.pg._seeding import batch_seed
 from fastpg.pg.engine import Batch
 
 from . import reference_pg as ref
@@ -37,6 +38,19 @@ def masked(batch):
     """The stored arrays with padding cut off, for comparisons."""
     return [(batch.features[i, :n], batch.left[i, :n], batch.logits[i, :n], batch.rewards[i, :n])
             for i, n in enumerate(batch.lengths)]
+
+
+@pytest.mark.nojit
+def test_batch_seed_draws_what_numpys_default_rng_draws():
+    """The kernel that starts a batch gives default_rng(seed)'s uniforms and next raw word, bit for bit."""
+    seeds = [0, 1, 2, 2**32 - 1, 2**32, 2**32 + 7, 2**63 - 1, *np.random.default_rng(3).integers(0, 2**63 - 1, 40)]
+    for seed in map(int, seeds):
+        for m in (1, 3, 8):
+            generator = np.random.default_rng(seed)
+            expected = generator.uniform(-0.05, 0.05, (m, 4))
+            out = np.empty((m, 4))
+            assert batch_seed(seed, -0.05, 0.05, out) == generator.bit_generator.random_raw(), seed
+            assert out.tobytes() == expected.tobytes(), seed
 
 
 @pytest.mark.nojit
@@ -117,12 +131,38 @@ def test_every_baseline_and_normalization_matches_the_reference_on_a_tiny_batch(
 @pytest.mark.parametrize("gamma", [1.0, 0.9])
 def test_streaming_equals_stored(psi, discount, baseline, gamma):
     kwargs = dict(psi=psi, discount=discount, baseline=baseline, gamma=gamma)
-    streamed = engine.estimate_gradient(THETA, 8, 3, streaming=True, **kwargs)
+    streamed = engine.estimate_gradient(THETA, 8, 3, streaming=True, fisher=True, **kwargs)
     stored = engine.estimate_gradient(THETA, 8, 3, streaming=False, **kwargs)
     assert streamed.batch is None and stored.batch is not None
     np.testing.assert_array_equal(streamed.lengths, stored.lengths)
     np.testing.assert_allclose(streamed.grad, stored.grad, rtol=1e-12, atol=1e-12 * np.abs(stored.grad).max())
     np.testing.assert_allclose(streamed.fisher, stored.fisher, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("psi", "discount"), [("total_return", "from_start"), ("reward_to_go", "from_start"),
+                                               ("reward_to_go", "from_step")])
+@pytest.mark.parametrize("gamma", [1.0, 0.9])
+@pytest.mark.parametrize("theta", [BALANCING, np.append(BALANCING, -0.3)])
+def test_streaming_kernels_match_the_reference_bit_for_bit(psi, discount, gamma, theta):
+    """Each compile-time variant of the streaming kernel (psi, Fisher or not, d) gives the plain-Python
+    reference's bits, so no specialization changed a result; without the Fisher matrix nothing else changes."""
+    seed, m = 21, 5
+    kwargs = dict(psi=psi, discount=discount, gamma=gamma, streaming=True)
+    full = engine.estimate_gradient(theta, m, seed, fisher=True, **kwargs)
+    lean = engine.estimate_gradient(theta, m, seed, **kwargs)
+    assert lean.fisher is None
+    for name in ("grad", "per_episode", "lengths", "returns"):
+        assert getattr(lean, name).tobytes() == getattr(full, name).tobytes(), name
+    states0 = np.random.default_rng(seed).uniform(-0.05, 0.05, (m, 4))
+    fisher = np.zeros((len(theta), len(theta)))
+    for i in range(m):
+        uniforms = ref.xoshiro_uniforms(key_of(seed, m), i, 500)
+        length, grad, _, fisher_i, _, total = ref.stream_episode(theta.tolist(), states0[i], uniforms, psi, discount,
+                                                                 gamma)
+        assert (full.lengths[i], full.returns[i]) == (length, total)
+        assert full.per_episode[i].tobytes() == np.array(grad).tobytes(), i
+        fisher += np.array(fisher_i)
+    assert full.fisher.tobytes() == (fisher / m).tobytes()
 
 
 @pytest.mark.nojit

@@ -69,6 +69,6 @@ def test_any_valid_input_gives_a_finite_estimate(theta, episodes, seed, gamma, b
             engine.estimate_gradient(theta, episodes, seed, baseline=baseline, normalize=normalize)
         return
     estimate = engine.estimate_gradient(theta, episodes, seed, gamma=gamma, baseline=baseline, psi=psi,
-                                        discount=discount, normalize=normalize)
+                                        discount=discount, normalize=normalize, fisher=True)
     assert np.isfinite(estimate.grad).all() and np.isfinite(estimate.fisher).all()
     assert ((estimate.lengths >= 1) & (estimate.lengths <= 500)).all()

@@ -164,11 +164,12 @@ def test_the_z_test_sees_the_per_timestep_shrinkage():
 def test_sampled_fisher_has_its_exact_expectation():
     _, _, fisher = conditional(tuple(THETA), "reward_to_go", "from_start", 1.0, (0, MANY), EPISODES)
     for streaming in (False, True):
-        assert_unbiased([e.fisher for e in sampled((0, MANY), EPISODES, streaming=streaming)], fisher, Z_BOUND)
+        assert_unbiased([e.fisher for e in sampled((0, MANY), EPISODES, streaming=streaming, fisher=True)], fisher,
+                        Z_BOUND)
 
 
 def test_thread_counts_give_identical_bits():
-    for kwargs in ({"streaming": True}, {"baseline": "optimal_loo", "normalize": "episode"}):
+    for kwargs in ({"streaming": True, "fisher": True}, {"baseline": "optimal_loo", "normalize": "episode"}):
         one = engine.estimate_gradient(THETA, 16, 5, params=PARAMS, threads=1, **kwargs)
         two = engine.estimate_gradient(THETA, 16, 5, params=PARAMS, threads=2, **kwargs)
         assert (one.grad == two.grad).all() and (one.fisher == two.fisher).all()

@@ -2,14 +2,17 @@
 
    One kernel: run m episodes of CartPole-v1 (Gymnasium constants, "euler" integrator, +1 reward
    per step, truncation at 500 steps) under the logistic policy P(left | s) = sigmoid(theta . f),
-   accumulating per episode the reward-to-go gradient and the Fisher matrix exactly as
-   fastpg._rollout.episode_stream does with psi = PSI_FROM_START, gamma = 1, with_fisher = true:
+   accumulating per episode a gradient estimate, and in some modes the Fisher matrix, exactly as
+   fastpg._rollout.episode_stream does with gamma = 1. Four modes, each compiled to its own loop:
+   reward to go (psi = PSI_FROM_START) or total return (PSI_TOTAL: the minimal work of a
+   REINFORCE estimate), with or without the Fisher matrix:
 
      f_t      = float32-rounded observation widened to double (what Gymnasium returns)
      z_t      = ((0.0 + t0 f0 + t1 f1) + t2 f2) + t3 f3, p_t = 1 / (1 + exp(-z_t))
      action   = left (0) iff u_t < p_t, u_t from the episode's xoshiro256** stream (below)
      s_t      = (1[left] - p_t) f_t;  S_t = sum_{t' <= t} s_t'
-     grad    += r_t S_t                    (= sum_t s_t sum_{t' >= t} r_t', streamed)
+     grad    += r_t S_t                    (reward to go: = sum_t s_t sum_{t' >= t} r_t', streamed)
+     grad     = (sum_t r_t) S_T            (total return, at the end)
      fisher  += p_t (1 - p_t) f_t f_t^T    (upper triangle, mirrored at the end)
 
    Random stream of episode i of a batch with key K (fastpg/_rng.py): the four xoshiro256**
@@ -29,7 +32,7 @@
    Add -shared -fPIC -DCARTPOLE_REF_NO_MAIN to get a library exporting cartpole_ref_run()
    (bench/bench_engine.py calls it through ctypes).
 
-   CLI:  cartpole_ref [REPS]   reads from stdin (whitespace separated):
+   CLI:  cartpole_ref [REPS [MODE]]   (MODE: cartpole_ref_run's mode, default 1) reads from stdin (whitespace separated):
 
      theta0 theta1 theta2 theta3      doubles (strtod: decimal or C99 hex, e.g. 0x1.4p+3)
      key                              unsigned 64-bit decimal integer
@@ -40,7 +43,8 @@
    and prints one line per episode
 
      i length grad0..grad3 fisher00 fisher01 fisher02 fisher03 fisher11 fisher12 fisher13
-     fisher22 fisher23 fisher33                                    (doubles printed with %.17g)
+     fisher22 fisher23 fisher33            (doubles printed with %.17g; the Fisher entries are 0
+                                           in modes without it)
 
    then a last line "ns_per_step <median over REPS> min <min over REPS> steps <per rep> reps <REPS>".
 */
@@ -116,13 +120,18 @@ static inline double rng_uniform(uint64_t s[4]) {
     return (double)(result >> 11) * 0x1.0p-53;
 }
 
-/* One episode from state0; adds into grad[4] and fisher[16] (row-major 4x4). Returns its length. */
-static inline int64_t episode_stream(const double theta[4], const double state0[4], uint64_t key, int64_t episode,
-                                     double grad[4], double fisher[16]) {
+/* One episode from state0; writes grad[4] and, if with_fisher, fisher[16] (row-major 4x4). Returns its length.
+   total_return and with_fisher are constants at every call, so each mode compiles to its own loop with only
+   its own work: total_return: grad = (sum_t r_t) S_T (the minimal REINFORCE estimate), else the reward-to-go
+   gradient grad = sum_t r_t S_t. */
+static inline __attribute__((always_inline)) int64_t episode_stream(const double theta[4], const double state0[4],
+                                                                   uint64_t key, int64_t episode, double grad[4],
+                                                                   double fisher[16], const int total_return,
+                                                                   const int with_fisher) {
     uint64_t rng[4];
     rng_seed_episode(key, episode, rng);
     double x = state0[0], x_dot = state0[1], th = state0[2], th_dot = state0[3];
-    double score_sum[4] = {0.0, 0.0, 0.0, 0.0};
+    double score_sum[4] = {0.0, 0.0, 0.0, 0.0}, g[4] = {0.0, 0.0, 0.0, 0.0}, fi[16] = {0.0}, ret = 0.0;
     int64_t length = MAX_EPISODE_STEPS;
     for (int64_t t = 0; t < MAX_EPISODE_STEPS; t++) {
         /* policy on the float32 observation */
@@ -132,10 +141,12 @@ static inline int64_t episode_stream(const double theta[4], const double state0[
         const int left = rng_uniform(rng) < p;
         const double weight = (left ? 1.0 : 0.0) - p;
         for (int k = 0; k < 4; k++) score_sum[k] += weight * f[k];
-        const double w = p * (1.0 - p);
-        for (int k = 0; k < 4; k++) {
-            const double wk = w * f[k];
-            for (int j = k; j < 4; j++) fisher[4 * k + j] += wk * f[j];
+        if (with_fisher) {
+            const double w = p * (1.0 - p);
+            for (int k = 0; k < 4; k++) {
+                const double wk = w * f[k];
+                for (int j = k; j < 4; j++) fi[4 * k + j] += wk * f[j];
+            }
         }
         /* Gymnasium CartPoleEnv.step, euler integrator */
         const double force = left ? -FORCE_MAG : FORCE_MAG;
@@ -150,30 +161,48 @@ static inline int64_t episode_stream(const double theta[4], const double state0[
         th = th + TAU * th_dot;
         th_dot = th_dot + TAU * thetaacc;
         const int terminated = x < -X_THRESHOLD || x > X_THRESHOLD || th < -THETA_THRESHOLD || th > THETA_THRESHOLD;
-        /* reward r = 1 and gamma = 1: grad += (gamma^t r) S_t with gamma^t r == 1.0 exactly */
-        for (int k = 0; k < 4; k++) grad[k] += score_sum[k];
+        /* reward r = 1 and gamma = 1: the return grows by 1.0, reward to go adds (gamma^t r) S_t = S_t */
+        if (total_return)
+            ret += 1.0;
+        else
+            for (int k = 0; k < 4; k++) g[k] += score_sum[k];
         if (terminated) {
             length = t + 1;
             break;
         }
     }
-    for (int k = 0; k < 4; k++)
-        for (int j = 0; j < k; j++) fisher[4 * k + j] = fisher[4 * j + k];
+    for (int k = 0; k < 4; k++) grad[k] = total_return ? 0.0 + ret * score_sum[k] : g[k];
+    if (with_fisher)
+        for (int k = 0; k < 4; k++)
+            for (int j = 0; j < 4; j++) fisher[4 * k + j] = j < k ? fi[4 * j + k] : fi[4 * k + j];
     return length;
 }
 
-/* Run m episodes (episode i from states0[4 i ..]); zeroes and fills lengths[m], grads[m * 4],
-   fishers[m * 16]. Returns the total number of steps. */
-__attribute__((noinline)) int64_t cartpole_ref_run(const double *theta, uint64_t key, int64_t m, const double *states0,
-                                                   int64_t *lengths, double *grads, double *fishers) {
-    memset(grads, 0, (size_t)m * 4 * sizeof(double));
-    memset(fishers, 0, (size_t)m * 16 * sizeof(double));
+static inline __attribute__((always_inline)) int64_t run_batch(const double *theta, uint64_t key, int64_t m,
+                                                              const double *states0, int64_t *lengths, double *grads,
+                                                              double *fishers, const int total_return,
+                                                              const int with_fisher) {
     int64_t steps = 0;
     for (int64_t i = 0; i < m; i++) {
-        lengths[i] = episode_stream(theta, states0 + 4 * i, key, i, grads + 4 * i, fishers + 16 * i);
+        lengths[i] = episode_stream(theta, states0 + 4 * i, key, i, grads + 4 * i, fishers + 16 * i, total_return,
+                                    with_fisher);
         steps += lengths[i];
     }
     return steps;
+}
+
+/* Run m episodes (episode i from states0[4 i ..]); writes lengths[m], grads[m * 4] and, with the Fisher
+   matrix, fishers[m * 16]. mode: CREF_FISHER (1) | CREF_TOTAL_RETURN (2); 1 is fastpg's reward-to-go
+   estimate with the Fisher matrix, 2 the minimal total-return estimate. Returns the total number of steps. */
+enum { CREF_FISHER = 1, CREF_TOTAL_RETURN = 2 };
+__attribute__((noinline)) int64_t cartpole_ref_run(const double *theta, uint64_t key, int64_t m, const double *states0,
+                                                   int64_t *lengths, double *grads, double *fishers, int mode) {
+    switch (mode) {
+    case 0: return run_batch(theta, key, m, states0, lengths, grads, fishers, 0, 0);
+    case CREF_FISHER: return run_batch(theta, key, m, states0, lengths, grads, fishers, 0, 1);
+    case CREF_TOTAL_RETURN: return run_batch(theta, key, m, states0, lengths, grads, fishers, 1, 0);
+    default: return run_batch(theta, key, m, states0, lengths, grads, fishers, 1, 1);
+    }
 }
 
 #ifndef CARTPOLE_REF_NO_MAIN
@@ -200,6 +229,7 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     long reps = argc > 1 ? strtol(argv[1], NULL, 10) : 1;
+    const int mode = argc > 2 ? (int)strtol(argv[2], NULL, 10) : CREF_FISHER;
     if (reps < 1) reps = 1;
     double theta[4];
     for (int k = 0; k < 4; k++) theta[k] = read_double();
@@ -211,7 +241,7 @@ int main(int argc, char **argv) {
     }
     double *states0 = malloc((size_t)m * 4 * sizeof(double));
     double *grads = malloc((size_t)m * 4 * sizeof(double));
-    double *fishers = malloc((size_t)m * 16 * sizeof(double));
+    double *fishers = calloc((size_t)m * 16, sizeof(double)); /* stays 0 without the Fisher matrix */
     int64_t *lengths = malloc((size_t)m * sizeof(int64_t));
     double *ns = malloc((size_t)reps * sizeof(double));
     if (!states0 || !grads || !fishers || !lengths || !ns) return 3;
@@ -221,7 +251,7 @@ int main(int argc, char **argv) {
     for (long r = 0; r < reps; r++) {
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
-        steps = cartpole_ref_run(theta, key, m, states0, lengths, grads, fishers);
+        steps = cartpole_ref_run(theta, key, m, states0, lengths, grads, fishers, mode);
         clock_gettime(CLOCK_MONOTONIC, &b);
         ns[r] = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)steps;
     }

@@ -4,7 +4,8 @@ Every case does a fixed amount of work per call and says how many env steps that
 interleaved (round r times every case once, in a rotating order), so a slow patch of the machine
 hits all cases alike; each round repeats its case until ``min_time`` has passed. Per case the
 report gives ns/step at the median, 10th and 90th percentile over rounds, steps/s at the median,
-and the ratio to each comparator of its group measured in the same run.
+and the ratio to each comparator of its group measured in the same run. On a machine shared with other
+jobs, ``clock="cpu"`` (``--clock cpu``) times one-thread groups in thread CPU time.
 
 Groups and cases:
 
@@ -15,11 +16,11 @@ Groups and cases:
 - ``batched``: N envs stepped with given random actions, T steps per kernel call, in
   ``fastpg.fast.FastCartPoleBatch``: exact arithmetic and the opt-in fast mode, on 1 and 2
   threads, against Gymnasium's ``CartPoleVectorEnv`` (comparator) at each N of ``num_envs``.
-- ``episode``: one thread, rollout + policy + reward-to-go gradient + Fisher of 16 episodes of a
-  solved policy: Gymnasium's step loop with a NumPy policy and gradient (comparator), the C
-  reference (comparator; built with the machine's compiler), fastpg's kernel (with preallocated
-  arrays) and fastpg's public ``engine.estimate_gradient``.
-- ``batch``: 256 such episodes in fastpg's kernel on 1 and on 2 threads.
+- ``episode``, ``overhead``, ``batch``: the policy-gradient engine (``fastpg.benchmark.pg_cases``):
+  rollout + gradient of 16 solved episodes on one thread in fastpg's kernel and in the C reference,
+  with and without the Fisher matrix, against Gymnasium's env with Python floats; the fixed cost of
+  ``engine.estimate_gradient`` on 4 short episodes; 256 episodes on 1 and 2 threads against
+  ``CartPoleVectorEnv`` with NumPy. The report ends with each figure the issue sets a target for.
 - ``latency`` (separate): the distribution of single ``step`` calls from Python, p50/p99/p99.9.
 """
 
@@ -29,44 +30,22 @@ import json
 import math
 import os
 import platform
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import gymnasium as gym
 import numpy as np
 
 from .._jit import get_num_threads, max_threads, set_num_threads
 from .._jit import version as numba_version
-from .._rng import episode_uniforms
-from ..errors import CReferenceUnavailable
 from ..plotting import pyplot, save_png
 from ..cartpole.kernels import cartpole_step
 from ..cartpole.spec import DEFAULT_PARAMS
-from ..pg import engine
-from ..pg._rollout import stream_batch
-from ..pg.options import PSI_FROM_START
-from . import cref
+from .case import Case
+from .pg_cases import Target, batch_cases, episode_cases, overhead_cases, targets
 
-SUITES = ("env", "vector", "batched", "episode", "batch", "latency")
-SOLVED_THETA = np.array([-0.5, -2.0, -20.0, -5.0])  # survives all 500 steps while staying stochastic
-SEED = 2024
-
-
-@dataclass
-class Case:
-    """``run()`` does one unit of work of ``steps`` env steps; ``threads`` Numba threads while timed."""
-
-    group: str
-    name: str
-    steps: int
-    run: Callable[[], object]
-    comparator: bool = False
-    threads: int = 1
-    label: str = ""  # how ratios name this comparator (default: the name's first word)
-    samples: list[float] = field(default_factory=list)  # seconds per step, one per round
+SUITES = ("env", "vector", "batched", "episode", "overhead", "batch", "latency")
 
 
 @dataclass(frozen=True)
@@ -185,29 +164,6 @@ def _gymnax_cases(group: str, num_envs: int, calls: int) -> list[Case]:
     return [Case(group, "gymnax CartPole-v1 (jax.jit + vmap)", calls * num_envs, run)]
 
 
-def gymnasium_episode(env, theta, uniforms, seed=None) -> tuple[int, np.ndarray, np.ndarray]:
-    """One episode of Gymnasium's ``env`` under the logistic policy, with NumPy reward-to-go gradient and Fisher.
-
-    Action 0 (left) iff ``uniforms[t] < P(left)``, as fastpg decides, so it plays fastpg's episode.
-    Resets with ``seed`` (None: continue the env's generator). Returns (steps, gradient, Fisher).
-    """
-    obs, _ = env.reset(seed=seed)
-    d = theta.shape[0]
-    score_sum, grad, fisher = np.zeros(d), np.zeros(d), np.zeros((d, d))
-    t = 0
-    while True:
-        f = obs.astype(np.float64)
-        p = 1.0 / (1.0 + np.exp(-(theta @ f)))
-        left = uniforms[t] < p
-        score_sum += ((1.0 if left else 0.0) - p) * f
-        fisher += (p * (1.0 - p)) * np.outer(f, f)
-        obs, reward, terminated, truncated, _ = env.step(0 if left else 1)
-        grad += reward * score_sum
-        t += 1
-        if terminated or truncated:
-            return t, grad, fisher
-
-
 def batched_cases(num_envs: int, steps: int) -> list[Case]:
     """Exact and fast batched rollouts (one kernel call of ``steps`` steps) vs ``CartPoleVectorEnv``."""
     from ..cartpole.fast import FastCartPoleBatch
@@ -223,74 +179,20 @@ def batched_cases(num_envs: int, steps: int) -> list[Case]:
     return cases
 
 
-def _gymnasium_episodes(theta, key, episodes):
-    """Gymnasium's step loop over fastpg's batch of ``episodes`` (same initial states, same actions)."""
-    env = gym.make("CartPole-v1")
-    uniforms = np.empty((episodes, DEFAULT_PARAMS.max_episode_steps))
-    for i in range(episodes):
-        episode_uniforms(key, i, uniforms[i])
-
-    def run():
-        return sum(gymnasium_episode(env, theta, uniforms[i], SEED if i == 0 else None)[0] for i in range(episodes))
-
-    return run
-
-
-def _kernel_case(group: str, name: str, theta, episodes: int, threads: int, **extra) -> Case:
-    """fastpg's streaming kernel on preallocated arrays: the in-kernel cost per step."""
-    _, _, params, states0, key = engine.batch_start(theta, episodes, SEED, DEFAULT_PARAMS)
-    d = theta.shape[0]
-    args = (theta, states0, key, params, PSI_FROM_START, 1.0, True, np.empty((episodes, 4), np.uint64),
-            np.empty((episodes, d)), np.zeros((episodes, d)), np.zeros((episodes, d)), np.zeros((episodes, d, d)),
-            np.empty(episodes, np.int64), np.empty(episodes), np.empty(episodes))
-    stream_batch(*args)
-    return Case(group, name, int(args[12].sum()), lambda: stream_batch(*args), threads=threads, **extra)
-
-
-def episode_cases(episodes: int = 16, c_dir: str | None = None) -> tuple[list[Case], list[str]]:
-    """The single-thread episode group; returns the cases and notes (e.g. why the C reference is missing)."""
-    theta, notes = SOLVED_THETA, []
-    _, _, _, states0, key = engine.batch_start(theta, episodes, SEED, DEFAULT_PARAMS)
-    ours = _kernel_case("episode", "fastpg kernel (rollout + gradient)", theta, episodes, 1)
-    cases = [Case("episode", "gymnasium loop + NumPy policy/gradient", ours.steps,
-                  _gymnasium_episodes(theta, key, episodes), comparator=True), ours]
-    try:
-        reference = cref.build(c_dir or tempfile.mkdtemp(prefix="fastpg-cref-"))
-        lengths, grads, fishers = np.empty(episodes, np.int64), np.empty((episodes, 4)), np.empty((episodes, 4, 4))
-        function = reference.function()
-        arguments = reference.arguments(theta, key, states0, lengths, grads, fishers)
-        function(*arguments)
-        check = engine.estimate_gradient(theta, episodes, SEED, streaming=True)
-        if lengths.tolist() != check.lengths.tolist():
-            raise CReferenceUnavailable("the C reference disagrees with fastpg on episode lengths")
-        keep = (theta, states0, lengths, grads, fishers)  # the C code writes through these arrays' addresses
-
-        def c_run(keep=keep):
-            function(*arguments)
-
-        cases.append(Case("episode", f"C reference ({reference.compiler})", ours.steps, c_run, comparator=True,
-                          label="C"))
-    except CReferenceUnavailable as exc:
-        notes.append(f"C reference skipped: {exc}")
-    cases.append(Case("episode", "fastpg engine.estimate_gradient (API)", ours.steps,
-                      lambda: engine.estimate_gradient(theta, episodes, SEED, streaming=True)))
-    return cases, notes
-
-
-def batch_cases(episodes: int = 256) -> list[Case]:
-    cases = [_kernel_case("batch", f"fastpg kernel, {episodes} episodes, 1 thread", SOLVED_THETA, episodes, 1,
-                          comparator=True, label="1 thread")]
-    if max_threads >= 2:
-        cases.append(_kernel_case("batch", f"fastpg kernel, {episodes} episodes, 2 threads", SOLVED_THETA,
-                                  episodes, 2))
-    return cases
-
-
 # --- measurement ------------------------------------------------------------------------------------------
 
-def measure(cases: list[Case], rounds: int, min_time: float) -> list[Result]:
-    """Time every case ``rounds`` times, interleaved; each timing repeats the call for >= ``min_time`` s."""
+CLOCKS = ("wall", "cpu")
+
+
+def measure(cases: list[Case], rounds: int, min_time: float, clock: str = "wall") -> list[Result]:
+    """Time every case ``rounds`` times, interleaved; each timing repeats the call for >= ``min_time`` s.
+
+    ``clock="cpu"`` times the groups whose cases all run on one thread with the calling thread's CPU time
+    (``time.thread_time``), which leaves out the time a shared machine gives other processes; groups with
+    a multi-threaded case keep wall time, so their ratios compare like with like.
+    """
     threads = get_num_threads()
+    multi = {c.group for c in cases if c.threads > 1}
     try:
         for case in cases:  # warm up: compile, fill caches
             set_num_threads(min(case.threads, max_threads))
@@ -298,11 +200,12 @@ def measure(cases: list[Case], rounds: int, min_time: float) -> list[Result]:
         for r in range(rounds):
             for case in cases[r % len(cases):] + cases[: r % len(cases)]:
                 set_num_threads(min(case.threads, max_threads))
-                calls, start = 0, time.perf_counter()
+                now = time.thread_time if clock == "cpu" and case.group not in multi else time.perf_counter
+                calls, start = 0, now()
                 while True:
                     case.run()
                     calls += 1
-                    elapsed = time.perf_counter() - start
+                    elapsed = now() - start
                     if elapsed >= min_time:
                         break
                 case.samples.append(elapsed / (calls * case.steps))
@@ -313,8 +216,9 @@ def measure(cases: list[Case], rounds: int, min_time: float) -> list[Result]:
 
 def _result(case: Case, cases: list[Case]) -> Result:
     p10, p50, p90 = np.percentile(case.samples, [10, 50, 90])
-    ratios = {} if case.comparator else {c.label or c.name.split(" ")[0]: float(np.median(c.samples)) / p50
-                                         for c in cases if c.comparator and c.group == case.group}
+    ratios = {} if case.comparator else {c.key: float(np.median(c.samples)) / p50 for c in cases
+                                         if c.comparator and c.group == case.group
+                                         and (not case.versus or c.key in case.versus)}
     return Result(case.group, case.name, case.comparator, p50 * 1e9, p10 * 1e9, p90 * 1e9, 1.0 / p50,
                   len(case.samples), ratios)
 
@@ -363,9 +267,10 @@ class Report:
     results: list[Result]
     latencies: list[Latency]
     notes: list[str]
+    targets: list[Target]
 
     def table(self) -> str:
-        lines = [f"fastpg bench — {self.machine}", ""]
+        lines = [f"fastpg bench — {self.machine}; {time.strftime('%Y-%m-%d', time.gmtime())}", ""]
         lines.append(f"{'group':<16}{'case':<58}{'ns/step p50':>12}{'p10':>9}{'p90':>9}{'steps/s':>10}  ratios")
         for r in self.results:
             ratios = ", ".join(f"{v:.2f}x vs {k}" for k, v in r.ratios.items())
@@ -376,12 +281,17 @@ class Report:
                           f"{'max ns':>11}"]
             lines += [f"{x.name:<44}{x.p50_ns:>10.0f}{x.p99_ns:>10.0f}{x.p999_ns:>10.0f}{x.max_ns:>11.0f}"
                       for x in self.latencies]
+        if self.targets:
+            lines += ["", f"{'targets (median over rounds of the paired per-round figure)':<66}{'value':>10}  target"]
+            lines += [f"{t.name:<66}{t.value:>9.3g}{t.unit:<2} {t.target}{'' if t.met else '  (not met)'}"
+                      for t in self.targets]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
     def to_json(self) -> str:
         return json.dumps({"machine": self.machine, "results": [asdict(r) for r in self.results],
-                           "latency": [asdict(x) for x in self.latencies], "notes": self.notes}, indent=1)
+                           "latency": [asdict(x) for x in self.latencies], "notes": self.notes,
+                           "targets": [asdict(t) for t in self.targets]}, indent=1)
 
     def plot(self, path) -> Path:
         """A horizontal bar chart of steps/s (log scale), one panel per group, written atomically. Needs matplotlib."""
@@ -406,13 +316,16 @@ def _num(ns: float) -> str:
 
 
 def run_bench(suites=SUITES, num_envs=(64, 16384), rounds: int = 15, min_time: float = 0.02,
-              latency_calls: int = 20000, env_steps: int = 2000, vector_calls: int | None = None) -> Report:
+              latency_calls: int = 20000, env_steps: int = 2000, vector_calls: int | None = None,
+              clock: str = "wall") -> Report:
     """Build the chosen suites' cases, measure them interleaved and return the report."""
     unknown = set(suites) - set(SUITES)
     if unknown:
         raise ValueError(f"unknown suite(s) {sorted(unknown)}; choose from {', '.join(SUITES)}")
     if rounds < 1 or min_time < 0 or latency_calls < 1 or env_steps < 1:
         raise ValueError("rounds, latency calls and env steps must be positive and min_time >= 0")
+    if clock not in CLOCKS:
+        raise ValueError(f"unknown clock {clock!r}; choose from {', '.join(CLOCKS)}")
     if not num_envs or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in num_envs):
         raise ValueError(f"num_envs must be positive integers, got {num_envs}")
     cases, notes = [], []
@@ -428,12 +341,16 @@ def run_bench(suites=SUITES, num_envs=(64, 16384), rounds: int = 15, min_time: f
         more, why = episode_cases()
         cases += more
         notes += why
+    if "overhead" in suites:
+        cases += overhead_cases()
     if "batch" in suites:
         cases += batch_cases()
         if max_threads < 2:
             notes.append("only one Numba thread available: no 2-thread batch case")
-    results = measure(cases, rounds, min_time) if cases else []
+    results = measure(cases, rounds, min_time, clock) if cases else []
     latencies = latency(latency_calls) if "latency" in suites else []
     if not any(math.isfinite(r.ns_median) for r in results) and not latencies:
         raise ValueError("nothing to measure")
-    return Report(machine(), results, latencies, notes)
+    if clock == "cpu":
+        notes.append("one-thread groups timed in the calling thread's CPU time (--clock cpu), the others in wall time")
+    return Report(machine(), results, latencies, notes, targets(cases))

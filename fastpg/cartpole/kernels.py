@@ -37,9 +37,13 @@ def cartpole_dynamics(x, x_dot, angle, angle_dot, action, params):
     ``params`` is ``CartPoleParams.as_array()`` (float64[NUM_PARAMS]).
     Returns the new ``(x, x_dot, angle, angle_dot)`` as float64 scalars.
     """
+    return cartpole_dynamics_trig(x, x_dot, angle, angle_dot, action, params, math.cos(angle), math.sin(angle))
+
+
+@njit(inline="always")
+def cartpole_dynamics_trig(x, x_dot, angle, angle_dot, action, params, cos_angle, sin_angle):
+    """:func:`cartpole_dynamics` given cos(angle) and sin(angle), computed where the caller chooses."""
     force = params[FORCE_MAG] if action == 1 else -params[FORCE_MAG]
-    cos_angle = math.cos(angle)
-    sin_angle = math.sin(angle)
     temp = (force + params[POLEMASS_LENGTH] * (angle_dot * angle_dot) * sin_angle) / params[TOTAL_MASS]
     angleacc = (params[GRAVITY] * sin_angle - cos_angle * temp) / (
         params[LENGTH] * (4.0 / 3.0 - params[MASSPOLE] * (cos_angle * cos_angle) / params[TOTAL_MASS])

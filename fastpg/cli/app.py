@@ -96,12 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
                                             "and print ns/step (median, p10, p90), steps/s and ratios to the "
                                             "comparators measured in the same run.")
     bench.add_argument("--suite", nargs="+", default=None, metavar="SUITE",
-                       help="suites to run: env vector batched episode batch latency [all]")
+                       help="suites to run: env vector batched episode overhead batch latency [all]")
     bench.add_argument("--num-envs", nargs="+", type=int_arg, default=None, metavar="N",
                        help="vector env sizes [64 16384]")
     bench.add_argument("--rounds", type=int_arg, help="interleaved rounds per case [15; --quick: 3]")
     bench.add_argument("--min-time", type=float_arg, help="seconds per case per round [0.02; --quick: 0.005]")
     bench.add_argument("--quick", action="store_true", help="a fast, rough run: 3 rounds, N = 64 and 1024")
+    bench.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                       help="wall time, or the calling thread's CPU time for one-thread groups (steadier on a "
+                            "machine shared with other jobs) [wall]")
     bench.add_argument("--json", type=path_arg, help="also write the results as JSON to this file")
     bench.add_argument("--png", type=path_arg, help="also draw a bar chart (needs matplotlib)")
 
@@ -228,7 +231,7 @@ def _bench(args: argparse.Namespace) -> int:
     from ..benchmark.harness import SUITES, run_bench
 
     options = {"rounds": 3, "min_time": 0.005, "latency_calls": 2000, "num_envs": (64, 1024)} if args.quick else {}
-    given = {"rounds": args.rounds, "min_time": args.min_time,
+    given = {"rounds": args.rounds, "min_time": args.min_time, "clock": args.clock,
              "num_envs": tuple(args.num_envs) if args.num_envs else None}
     options.update({k: v for k, v in given.items() if v is not None})
     report = run_bench(tuple(args.suite or SUITES), **options)

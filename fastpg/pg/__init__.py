@@ -2,6 +2,7 @@
 
 - ``policy`` (NumPy) and ``_policy`` (kernels): the decision rule z = θ·s, σ(z), greedy z >= 0;
 - ``options``: the named choices (psi, discounts, baselines, optimizers) and their kernel codes;
+- ``_seeding``: a batch's start states and stream key from its seed (NumPy's ``default_rng`` draws, in a kernel);
 - ``_rollout``: episodes under the policy (stored, streamed, played); ``_estimators``: Ψ, baselines,
   the batch gradient, Fisher and importance ratios over a stored batch;
 - ``engine``: ``rollout``, ``gradient``, ``estimate_gradient`` (validated at the boundary);

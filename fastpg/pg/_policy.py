@@ -35,24 +35,44 @@ def log_sigmoid(z):
 
 
 @njit(inline="always")
+def observe(v):
+    """One observation entry as the policy reads it: ``v`` rounded to float32 (Gymnasium's dtype), widened back."""
+    return np.float64(np.float32(v))
+
+
+@njit(inline="always")
+def policy_weights(theta):
+    """theta as a tuple of 5 scalars (the bias last, 0.0 without one), read once and kept in registers."""
+    return theta[0], theta[1], theta[2], theta[3], theta[4] if theta.shape[0] == 5 else 0.0
+
+
+@njit(inline="always")
+def weights_logit(w, bias, f0, f1, f2, f3):
+    """w . f summed left to right for the features f0..f3, + w[4] when ``bias`` (w: see policy_weights)."""
+    z = 0.0 + w[0] * f0 + w[1] * f1 + w[2] * f2 + w[3] * f3
+    return z + w[4] if bias else z
+
+
+@njit(inline="always")
+def policy_logit(theta, f0, f1, f2, f3):
+    """theta . f summed left to right for the features f0..f3, + theta[4] (the bias) when theta has 5 entries."""
+    return weights_logit(policy_weights(theta), theta.shape[0] == 5, f0, f1, f2, f3)
+
+
+@njit(inline="always")
 def policy_observe(theta, x, x_dot, angle, angle_dot, features):
     """The logit theta . f of the state's observation, writing f into ``features`` (float64[d]).
 
     f is the float32-rounded observation widened to float64, plus the bias input 1.0 when d = 5.
     """
-    f0 = np.float64(np.float32(x))
-    f1 = np.float64(np.float32(x_dot))
-    f2 = np.float64(np.float32(angle))
-    f3 = np.float64(np.float32(angle_dot))
+    f0, f1, f2, f3 = observe(x), observe(x_dot), observe(angle), observe(angle_dot)
     features[0] = f0
     features[1] = f1
     features[2] = f2
     features[3] = f3
-    z = 0.0 + theta[0] * f0 + theta[1] * f1 + theta[2] * f2 + theta[3] * f3
     if theta.shape[0] == 5:
         features[4] = 1.0
-        z += theta[4]
-    return z
+    return policy_logit(theta, f0, f1, f2, f3)
 
 
 @njit(inline="always")

@@ -10,13 +10,14 @@ Psi codes (``fastpg.pg.options``): ``PSI_TOTAL`` (Psi_t = sum_t' gamma^t' r_t'),
 
 from __future__ import annotations
 
-import numpy as np
+import functools
+import math
 
-from .._jit import njit, pnjit, prange
-from .._rng import rng_seed_episode, rng_uniform
-from ..cartpole.kernels import cartpole_dynamics, cartpole_reward, cartpole_terminated
+from .._jit import njit, pnjit, prange, serial_and_parallel
+from .._rng import rng_next, rng_seed_episode
+from ..cartpole.kernels import cartpole_dynamics, cartpole_dynamics_trig, cartpole_reward, cartpole_terminated
 from ..cartpole.spec import MAX_EPISODE_STEPS
-from ._policy import policy_act, policy_observe, sigmoid
+from ._policy import observe, policy_act, policy_observe, policy_weights, sigmoid, weights_logit
 from .options import PSI_FROM_START, PSI_FROM_STEP, PSI_TOTAL
 
 
@@ -52,42 +53,56 @@ def rollout_batch(theta, states0, key, params, greedy, rng, features, left, logi
                                      logits[i], rewards[i])
 
 
-@njit
-def episode_stream(theta, state0, key, episode, params, psi, gamma, with_fisher, rng, feature, grad, score_sum,
+@njit(inline="always")
+def episode_stream(theta, state0, key, episode, params, psi, gamma, with_fisher, d, rng, trace, grad, score_sum,
                    fisher):
-    """Run one episode and accumulate its gradient terms without storing the trajectory.
+    """Run one episode and write its gradient terms without storing the trajectory.
 
-    Adds into ``grad`` (float64[d]) sum_t s_t Psi_t for the ``psi`` code, into ``score_sum`` sum_t s_t,
-    and, if ``with_fisher``, into ``fisher`` (float64[d, d]) sum_t p(1-p) f f^T (upper triangle,
-    mirrored at the end), where s_t = (1[left] - p_t) f_t.
-    ``feature`` (float64[d]) is scratch. Returns (length, discounted return sum_t gamma^t r_t,
-    undiscounted return).
+    Writes ``grad`` (float64[d]) = sum_t s_t Psi_t for the ``psi`` code, ``score_sum`` = sum_t s_t and,
+    if ``with_fisher``, ``fisher`` (float64[d, d]) = sum_t p(1-p) f f^T, where s_t = (1[left] - p_t) f_t.
+    ``d`` is theta's length (4, or 5 with the bias). Inlined into its caller: where the caller passes
+    ``psi``, ``with_fisher`` and ``d`` as constants (the kernels of :func:`stream_kernel` do), work the
+    caller did not ask for is not compiled in and the loops over the d features are unrolled.
+    ``rng`` (uint64[4]) and ``trace`` (float64[d], reward-to-go "from_step" only) are scratch.
+    Returns (length, discounted return sum_t gamma^t r_t, undiscounted return).
     """
-    d = theta.shape[0]
     rng_seed_episode(key, episode, rng)
+    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]  # the stream's state lives in registers
     x, x_dot, angle, angle_dot = state0[0], state0[1], state0[2], state0[3]
+    for k in range(d):
+        grad[k] = 0.0
+        score_sum[k] = 0.0
+        if psi == PSI_FROM_STEP:
+            trace[k] = 0.0  # sum_{t'<=t} gamma^(t-t') s_t'
+        if with_fisher:
+            for j in range(k, d):
+                fisher[k, j] = 0.0
     horizon = int(params[MAX_EPISODE_STEPS])
     discounted, total, disc = 0.0, 0.0, 1.0
-    trace = np.zeros(d)  # sum_{t'<=t} gamma^(t-t') s_t' for PSI_FROM_STEP; once per episode
     length = horizon
+    w_theta = policy_weights(theta)  # read once, kept in registers
     for t in range(horizon):
-        z = policy_observe(theta, x, x_dot, angle, angle_dot, feature)
-        p = sigmoid(z)
-        go_left = rng_uniform(rng) < p
-        weight = (1.0 if go_left else 0.0) - p
+        f = (observe(x), observe(x_dot), observe(angle), observe(angle_dot), 1.0)  # f[4]: the bias input
+        cos_angle, sin_angle = math.cos(angle), math.sin(angle)
+        p = sigmoid(weights_logit(w_theta, d == 5, f[0], f[1], f[2], f[3]))
+        u, s0, s1, s2, s3 = rng_next(s0, s1, s2, s3)
+        go_left = u < p
+        x, x_dot, angle, angle_dot = cartpole_dynamics_trig(x, x_dot, angle, angle_dot, 0 if go_left else 1, params,
+                                                            cos_angle, sin_angle)
+        terminated = cartpole_terminated(x, angle, params)
+        r = cartpole_reward(terminated, params)
+        weight = (1.0 if go_left else 0.0) - p  # the sums after the libm calls: shorter code between them is faster
         for k in range(d):
-            s = weight * feature[k]
+            s = weight * f[k]
             score_sum[k] += s
-            trace[k] = gamma * trace[k] + s
+            if psi == PSI_FROM_STEP:
+                trace[k] = gamma * trace[k] + s
         if with_fisher:
             w = p * (1.0 - p)
             for k in range(d):
-                wk = w * feature[k]
+                wk = w * f[k]
                 for j in range(k, d):
-                    fisher[k, j] += wk * feature[j]
-        x, x_dot, angle, angle_dot = cartpole_dynamics(x, x_dot, angle, angle_dot, 0 if go_left else 1, params)
-        terminated = cartpole_terminated(x, angle, params)
-        r = cartpole_reward(terminated, params)
+                    fisher[k, j] += wk * f[j]
         discounted += disc * r
         total += r
         if psi == PSI_FROM_START:
@@ -103,22 +118,34 @@ def episode_stream(theta, state0, key, episode, params, psi, gamma, with_fisher,
     if psi == PSI_TOTAL:
         for k in range(d):
             grad[k] += discounted * score_sum[k]
-    for k in range(d):
-        for j in range(k):
-            fisher[k, j] = fisher[j, k]
+    if with_fisher:
+        for k in range(d):
+            for j in range(k):
+                fisher[k, j] = fisher[j, k]
     return length, discounted, total
 
 
-@pnjit
-def stream_batch(theta, states0, key, params, psi, gamma, with_fisher, rng, features, grads, score_sums, fishers,
-                  lengths, discounted, totals):
-    """Stream ``m`` episodes; episode i accumulates into row i of every output (see episode_stream)."""
-    for i in prange(states0.shape[0]):
-        length, g, total = episode_stream(theta, states0[i], key, i, params, psi, gamma, with_fisher, rng[i],
-                                          features[i], grads[i], score_sums[i], fishers[i])
-        lengths[i] = length
-        discounted[i] = g
-        totals[i] = total
+@functools.cache
+def stream_kernel(psi, with_fisher, d, parallel):
+    """The kernel that streams m episodes for one (psi code, with_fisher, d), compiled on first use.
+
+    ``kernel(theta, states0, key, params, gamma, rng, traces, grads, score_sums, fishers, lengths, discounted,
+    totals)``: episode i writes row i of every output (see episode_stream). ``traces`` float64[m, d] is read
+    only for PSI_FROM_STEP and ``fishers`` float64[m, d, d] only with the Fisher matrix: otherwise pass arrays
+    of shape (m, 0) and (m, 0, 0). ``parallel``: a ``prange`` loop over the episodes on Numba's threads; else a
+    plain loop on the calling thread (for one thread: no thread-pool launch, and measured faster per step).
+    Both give the same bits (tested).
+    """
+    psi, with_fisher, d = int(psi), bool(with_fisher), int(d)
+
+    def stream_batch(theta, states0, key, params, gamma, rng, traces, grads, score_sums, fishers, lengths,
+                     discounted, totals):
+        for i in prange(states0.shape[0]):
+            lengths[i], discounted[i], totals[i] = episode_stream(
+                theta, states0[i], key, i, params, psi, gamma, with_fisher, d, rng[i], traces[i], grads[i],
+                score_sums[i], fishers[i])
+
+    return serial_and_parallel(stream_batch)[1 if parallel else 0]
 
 
 @njit
@@ -145,17 +172,3 @@ def play_batch(theta, states0, key, params, greedy, rng, feature, lengths, retur
     for i in prange(states0.shape[0]):
         lengths[i], returns[i] = episode_play(theta, states0[i], key, i, params, greedy, rng[i], feature[i])
 
-
-@njit
-def play_until_hopeless(theta, states0, key, params, greedy, min_total, best_return, rng, feature, lengths,
-                        returns):
-    """Play episodes 0, 1, ... in order (see play_batch) and stop as soon as the total return can no longer
-    reach ``min_total`` even if every remaining episode returned ``best_return``. Returns the number played."""
-    m = states0.shape[0]
-    total = 0.0
-    for i in range(m):
-        lengths[i], returns[i] = episode_play(theta, states0[i], key, i, params, greedy, rng[i], feature[i])
-        total += returns[i]
-        if total + (m - 1 - i) * best_return < min_total:
-            return i + 1
-    return m
