@@ -30,7 +30,7 @@ from ._rollout import episode_play
 
 
 def _play_until_out_of_reach(theta, states0, key, params, greedy, threshold, margin_se, best_return, chunk, rng,
-                             feature, lengths, returns):
+                             lengths, returns):
     m = states0.shape[0]
     min_total = threshold * m
     spread = margin_se * math.sqrt(m / (m - 1.0)) * (1.0 - 1e-9) if m > 1 else 0.0
@@ -38,7 +38,7 @@ def _play_until_out_of_reach(theta, states0, key, params, greedy, threshold, mar
     for first in range(0, m, chunk):
         last = min(first + chunk, m)
         for i in prange(first, last):
-            lengths[i], returns[i] = episode_play(theta, states0[i], key, i, params, greedy, rng[i], feature[i])
+            lengths[i], returns[i] = episode_play(theta, states0[i], key, i, params, greedy, rng[i])
         for i in range(first, last):
             total += returns[i]
             delta = returns[i] - mean

@@ -148,17 +148,29 @@ def stream_kernel(psi, with_fisher, d, parallel):
     return serial_and_parallel(stream_batch)[1 if parallel else 0]
 
 
-@njit
-def episode_play(theta, state0, key, episode, params, greedy, rng, feature):
-    """Run one episode without storing or accumulating anything; returns (length, undiscounted return)."""
+@njit(inline="always")
+def episode_play(theta, state0, key, episode, params, greedy, rng):
+    """Run one episode without storing or accumulating anything; returns (length, undiscounted return).
+
+    Written like :func:`episode_stream` (θ and the stream's state in registers, cos/sin before the
+    policy's exp); a greedy episode computes no sigmoid and draws nothing. ``rng`` (uint64[4]) is scratch.
+    """
     rng_seed_episode(key, episode, rng)
+    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     x, x_dot, angle, angle_dot = state0[0], state0[1], state0[2], state0[3]
     horizon = int(params[MAX_EPISODE_STEPS])
+    w_theta, bias = policy_weights(theta), theta.shape[0] == 5
     total = 0.0
     for t in range(horizon):
-        z = policy_observe(theta, x, x_dot, angle, angle_dot, feature)
-        go_left = policy_act(z, greedy, rng)
-        x, x_dot, angle, angle_dot = cartpole_dynamics(x, x_dot, angle, angle_dot, 0 if go_left else 1, params)
+        z = weights_logit(w_theta, bias, observe(x), observe(x_dot), observe(angle), observe(angle_dot))
+        cos_angle, sin_angle = math.cos(angle), math.sin(angle)
+        if greedy:
+            go_left = z >= 0.0
+        else:
+            u, s0, s1, s2, s3 = rng_next(s0, s1, s2, s3)
+            go_left = u < sigmoid(z)
+        x, x_dot, angle, angle_dot = cartpole_dynamics_trig(x, x_dot, angle, angle_dot, 0 if go_left else 1, params,
+                                                            cos_angle, sin_angle)
         terminated = cartpole_terminated(x, angle, params)
         total += cartpole_reward(terminated, params)
         if terminated:
@@ -167,8 +179,8 @@ def episode_play(theta, state0, key, episode, params, greedy, rng, feature):
 
 
 @pnjit
-def play_batch(theta, states0, key, params, greedy, rng, feature, lengths, returns):
+def play_batch(theta, states0, key, params, greedy, rng, lengths, returns):
     """Play ``m`` episodes; episode i writes lengths[i] and returns[i]."""
     for i in prange(states0.shape[0]):
-        lengths[i], returns[i] = episode_play(theta, states0[i], key, i, params, greedy, rng[i], feature[i])
+        lengths[i], returns[i] = episode_play(theta, states0[i], key, i, params, greedy, rng[i])
 

@@ -84,20 +84,20 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
         raise ValueError(f"margin_se must be a finite number >= 0, got {margin_se!r}")
     threads = check_threads(threads)
     theta, params, p, states0, key = batch_start(theta, episodes, seed, params)
-    rng, feature = np.empty((episodes, 4), dtype=np.uint64), np.empty((episodes, theta.shape[0]))
+    rng = np.empty((episodes, 4), dtype=np.uint64)
     lengths, returns = np.zeros(episodes, dtype=np.int64), np.zeros(episodes)
     played = episodes
     if stop_below is not None:
         rule = (bool(greedy), float(stop_below), float(margin_se), best_return(params))
         if threads == 1:
-            played = play_until_out_of_reach(theta, states0, key, p, *rule, 1, rng, feature, lengths, returns)
+            played = play_until_out_of_reach(theta, states0, key, p, *rule, 1, rng, lengths, returns)
         else:
             with numba_threads(threads):
-                played = play_until_out_of_reach_chunked(theta, states0, key, p, *rule, 2 * threads, rng, feature,
+                played = play_until_out_of_reach_chunked(theta, states0, key, p, *rule, 2 * threads, rng,
                                                          lengths, returns)
     else:
         with numba_threads(threads):
-            play_batch(theta, states0, key, p, bool(greedy), rng, feature, lengths, returns)
+            play_batch(theta, states0, key, p, bool(greedy), rng, lengths, returns)
     return Evaluation(returns[:played], lengths[:played], episodes, bool(greedy), "fastpg", played == episodes)
 
 
