@@ -37,7 +37,7 @@ class TrainConfig:
 
     The defaults are fastpg's tuned logistic REINFORCE: batches of 4 episodes,
     reward-to-go with gamma = 1, a per-timestep baseline and normalized advantages, Adam at
-    learning rate 1.0 with beta1 = 0.7, theta_0 = 0 and no bias (tools/solve_stats.py measures them).
+    learning rate 1.2 with beta1 = 0.5, theta_0 = 0 and no bias (tools/solve_stats.py measures them).
     """
 
     env: str = _f("CartPole-v1", "environment: CartPole-v1 or CartPole-v0", choices=ENV_IDS)
@@ -59,12 +59,12 @@ class TrainConfig:
     theta_init: float = _f(0.0, "initial value of every weight", low=-1e6, high=1e6)
     optimizer: str = _f("adam", "update rule: adam, sgd (plain ascent), natural (KL trust region) or kl_penalty "
                                 "(surrogate minus lambda * (KL - kl_delta), lambda by dual ascent)", choices=OPTIMIZERS)
-    lr: float = _f(1.0, "learning rate (adam, sgd)", low=0.0, high=1e6, low_open=True)
+    lr: float = _f(1.2, "learning rate (adam, sgd)", low=0.0, high=1e6, low_open=True)
     lr_schedule: str = _f("constant", "learning-rate schedule over the max_episodes budget (other budgets do not "
                                       "shorten it)", choices=SCHEDULES)
     lr_final: float = _f(0.1, "final learning rate as a fraction of lr (linear, exponential)", low=0.0, high=1.0,
                          low_open=True)
-    adam_beta1: float = _f(0.7, "Adam first-moment decay", low=0.0, high=1.0, high_open=True)
+    adam_beta1: float = _f(0.5, "Adam first-moment decay", low=0.0, high=1.0, high_open=True)
     adam_beta2: float = _f(0.999, "Adam second-moment decay", low=0.0, high=1.0, high_open=True)
     adam_eps: float = _f(1e-8, "Adam epsilon", low=0.0, high=1.0, low_open=True)
     kl_delta: float = _f(0.01, "KL per update (nats, mean over states): the natural gradient's trust region, "
@@ -98,7 +98,7 @@ class TrainConfig:
     solve_threshold: float = _f(475.0, "mean evaluation return that counts as solved", low=-1e9, high=1e9)
     solve_margin_se: float = _f(4.0, "the solve check passes when its mean return minus this many standard errors "
                                      "(sample std / sqrt(eval_episodes)) is >= solve_threshold", low=0.0, high=100.0)
-    confirm_episodes: int = _f(100, "greedy episodes of the confirmation: a passed solve check counts only if the "
+    confirm_episodes: int = _f(200, "greedy episodes of the confirmation: a passed solve check counts only if the "
                                     "greedy policy also reaches the maximum return in each of this many fresh "
                                     "episodes (0 = no confirmation)", low=0, high=limits.MAX_EPISODES)
     final_episodes: int = _f(100, "episodes of the final evaluation in Gymnasium's own CartPole, stochastic and "
