@@ -243,8 +243,11 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    if args.num_envs < 1 or args.steps < 1:
-        raise ValueError("--num-envs and --steps must be at least 1")
+    from ..limits import MAX_BENCH_ENVS, MAX_DEMO_ACTIONS
+
+    if not 1 <= args.num_envs <= MAX_BENCH_ENVS or args.steps < 1 or args.num_envs * args.steps > MAX_DEMO_ACTIONS:
+        raise ValueError(f"--num-envs must be in [1, {MAX_BENCH_ENVS}], --steps at least 1, and --num-envs x --steps "
+                         f"at most {MAX_DEMO_ACTIONS} (the limit)")
     from ..benchmark.demo import run_demo
 
     print(run_demo(args.num_envs, args.steps))
