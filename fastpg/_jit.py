@@ -8,6 +8,7 @@ machine code instead of compiling it again.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from contextlib import contextmanager
 
@@ -55,15 +56,24 @@ max_threads = numba.config.NUMBA_NUM_THREADS  # the most threads set_num_threads
 version = numba.__version__
 
 
+_PARALLEL_LOCK = threading.RLock()  # one parallel kernel at a time in this process
+
+
 @contextmanager
 def numba_threads(count: int):
-    """Run parallel kernels on ``count`` of Numba's threads inside the block, then restore the previous count."""
-    previous = get_num_threads()
-    if previous == count:
-        yield
-        return
-    set_num_threads(count)
-    try:
-        yield
-    finally:
-        set_num_threads(previous)
+    """Run parallel kernels on ``count`` of Numba's threads inside the block, then restore the previous count.
+
+    Every launch of a ``pnjit`` kernel happens inside this block, which holds one process-wide lock:
+    Numba's ``workqueue`` threading layer aborts the process when two Python threads launch parallel
+    kernels at once, so concurrent callers take turns (on every layer, for the same results).
+    """
+    with _PARALLEL_LOCK:
+        previous = get_num_threads()
+        if previous == count:
+            yield
+            return
+        set_num_threads(count)
+        try:
+            yield
+        finally:
+            set_num_threads(previous)

@@ -414,7 +414,7 @@ def run_bench(suites=SUITES, num_envs=(64, 16384), rounds: int = 15, min_time: f
         raise ValueError(f"unknown suite(s) {sorted(unknown)}; choose from {', '.join(SUITES)}")
     if rounds < 1 or not 0 <= min_time <= MAX_BENCH_SECONDS or latency_calls < 1 or env_steps < 1:
         raise ValueError(f"rounds, latency calls and env steps must be positive and min_time in [0, "
-                         f"{MAX_BENCH_SECONDS}] seconds")
+                         f"{MAX_BENCH_SECONDS}] seconds (the limit)")
     if not num_envs or any(isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_BENCH_ENVS
                            for n in num_envs):
         raise ValueError(f"num_envs must be integers in [1, {MAX_BENCH_ENVS}] (the limit), got {num_envs}")

@@ -23,6 +23,8 @@ from ._rollout import play_batch, play_until_hopeless
 from .engine import batch_start, check_threads
 from .policy import act_scalar, logit_scalar
 
+EVAL_CHUNK = 8192  # episodes per kernel call of evaluate (Python sees Ctrl-C between calls)
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -79,8 +81,11 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
         played = play_until_hopeless(theta, states0, key, p, bool(greedy), float(stop_below) * episodes, best, rng,
                                      feature, lengths, returns)
     else:
-        with numba_threads(threads):
-            play_batch(theta, states0, key, p, bool(greedy), rng, feature, lengths, returns)
+        with numba_threads(threads):  # in chunks, so that Ctrl-C is seen between kernel calls
+            for a in range(0, episodes, EVAL_CHUNK):
+                b = min(a + EVAL_CHUNK, episodes)
+                play_batch(theta, states0[a:b], key, a, p, bool(greedy), rng[a:b], feature[a:b], lengths[a:b],
+                           returns[a:b])
     return Evaluation(returns[:played], lengths[:played], episodes, bool(greedy), "fastpg", played == episodes)
 
 

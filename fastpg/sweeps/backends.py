@@ -92,7 +92,11 @@ class DaskBackend:
         self._wait, self.cluster = distributed.wait, None
         if address is not None:
             check_reachable(address, "Dask scheduler", 8786)
-            self.client = distributed.Client(address, timeout=f"{CONNECT_TIMEOUT}s")
+            try:
+                self.client = distributed.Client(address, timeout=f"{CONNECT_TIMEOUT}s")
+            except Exception as exc:  # noqa: BLE001 - e.g. MemoryError from a non-Dask service's bytes
+                raise ConnectionError(f"cannot connect to a Dask scheduler at {address} (is it one?): "
+                                      f"{type(exc).__name__}: {str(exc)[:200]}") from None
             self.local = False
         else:
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):

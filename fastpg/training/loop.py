@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import limits
 from ..errors import RunFolderError, TrainingError
 from ..export.policy_io import save_policy
 from ..files import write_json
@@ -105,8 +106,11 @@ def _needs_batch(config: TrainConfig) -> bool:
 
 def _preflight(config: TrainConfig) -> None:
     """Checks that need more than one field, before a run folder is touched."""
+    d = 5 if config.bias else 4
     if _needs_batch(config) or not streamable(config.baseline, config.normalize):
-        engine.check_stored_batch(config.batch_size, config.params.max_episode_steps, 5 if config.bias else 4)
+        engine.check_stored_batch(config.batch_size, config.params.max_episode_steps, d)
+    else:
+        engine.check_streamed_batch(config.batch_size, d)
 
 
 def _estimate(config: TrainConfig, theta: np.ndarray, update: int, params) -> engine.GradientEstimate:
@@ -130,6 +134,7 @@ def _restore(config: TrainConfig, checkpoint: dict[str, Any], params) -> _State:
         counters = [checkpoint[k] for k in ("update", "episodes", "steps")]
         if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in counters):
             raise ValueError("update, episodes and steps must be non-negative integers")
+        _check_counters(config, *counters)
         seconds, solved_at = checkpoint["seconds"], checkpoint["solved_at"]
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
             raise ValueError("seconds must be a non-negative number")
@@ -143,6 +148,20 @@ def _restore(config: TrainConfig, checkpoint: dict[str, Any], params) -> _State:
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"checkpoint does not fit this run's config or is damaged: {exc}") from None
     return state
+
+
+def _check_counters(config: TrainConfig, update: int, episodes: int, steps: int) -> None:
+    """``ValueError`` unless a checkpoint's counters are ones this config's run can reach."""
+    m, horizon = config.batch_size, config.params.max_episode_steps
+    if episodes != update * m or not episodes <= steps <= episodes * horizon:
+        raise ValueError(f"update {update}, episodes {episodes} and steps {steps} are not counters of a run with "
+                         f"batches of {m} episodes of at most {horizon} steps")
+    budgets = [("max_episodes", config.max_episodes, episodes), ("max_steps", config.max_steps, steps)]
+    for name, budget, done in budgets:
+        if budget and done >= budget + m * horizon:
+            raise ValueError(f"{name} is {budget} but the checkpoint has done {done}")
+    if update > limits.MAX_BUDGET:
+        raise ValueError(f"update {update} is over the limit of {limits.MAX_BUDGET}")
 
 
 def _budget_reason(config: TrainConfig, state: _State, elapsed: float) -> str | None:
