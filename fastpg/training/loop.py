@@ -32,7 +32,7 @@ from .config import TrainConfig, config_hash
 from .metrics import MetricsWriter
 from .progress import ProgressBar
 from .runs import (CHECKPOINT_FILE, CHECKPOINT_FORMAT, POLICY_FILE, RESULT_FILE, metrics_path, policy_metadata,
-                   resume_run, start_run)
+                   release_run, resume_run, start_run)
 
 TRAIN, EVAL, FINAL = 0, 1, 2
 
@@ -234,19 +234,27 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
     if resume:
         if run_dir is None:
             raise ValueError("resume needs the run folder")
-        saved, checkpoint = resume_run(run_dir)
+        saved, checkpoint, lock = resume_run(run_dir)
         if config is not None and config != saved:
+            release_run(lock)
             raise ValueError(f"{run_dir} was started with a different config; resume it without changing options")
         config = saved
     else:
         config = TrainConfig() if config is None else config
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-        checkpoint = None
+        checkpoint, lock = None, None
         _preflight(config)
         if run_dir is not None:
-            start_run(run_dir, config, force)
-    run_dir = Path(run_dir) if run_dir is not None else None
+            lock = start_run(run_dir, config, force)[1]
+    try:
+        return _train(config, None if run_dir is None else Path(run_dir), checkpoint, progress)
+    finally:
+        release_run(lock)
+
+
+def _train(config: TrainConfig, run_dir: Path | None, checkpoint: dict[str, Any] | None,
+           progress: bool | None) -> TrainResult:
     params = config.params
     if checkpoint is None:
         dim = 5 if config.bias else 4
