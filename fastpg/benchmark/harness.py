@@ -417,7 +417,7 @@ def run_bench(suites=SUITES, num_envs=(64, 16384), rounds: int = 15, min_time: f
                          f"{MAX_BENCH_SECONDS}] seconds (the limit)")
     if not num_envs or any(isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_BENCH_ENVS
                            for n in num_envs):
-        raise ValueError(f"num_envs must be integers in [1, {MAX_BENCH_ENVS}] (the limit), got {num_envs}")
+        raise ValueError(f"num_envs must be positive integers, at most {MAX_BENCH_ENVS} (the limit), got {num_envs}")
     cases, notes = [], []
     if "env" in suites:
         cases += env_cases(env_steps)

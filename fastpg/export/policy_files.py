@@ -112,6 +112,8 @@ def _load_npy(data: bytes, where: str) -> np.ndarray:
         shape, _, dtype = readers[version](stream)
     except (ValueError, SyntaxError, TokenError, OverflowError, MemoryError) as exc:
         raise ValueError(f"{where} is not a fastpg policy file (npy header: {exc})") from None
+    if dtype.hasobject:
+        raise ValueError(f"{where} holds Python objects, which fastpg never unpickles (allow_pickle=False)")
     declared, held = math.prod(shape) * dtype.itemsize, len(data) - stream.tell()
     if declared != held:
         raise ValueError(f"{where} is not a fastpg policy file: its npy header declares {shape} {dtype} "

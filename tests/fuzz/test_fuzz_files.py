@@ -112,7 +112,7 @@ def test_config_and_sweep_files(tmp_path_factory, lines):
 
 @given(JSON_VALUES, st.sampled_from(["update", "episodes", "steps", "theta", "optimizer", "recent", "solved_at",
                                      "seconds", "config_sha256", "format"]), st.booleans())
-@fuzz(400)
+@fuzz(200)
 def test_checkpoints(tmp_path_factory, value, key, replace_whole):
     from fastpg.training.config import TrainConfig
     from fastpg.training.loop import train
