@@ -241,3 +241,33 @@ def test_parallel_kernels_from_python_threads_are_safe_on_the_workqueue_layer():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["workqueue", "72", "True"]
+
+
+@pytest.mark.parametrize("option", ["--workers", "--chunk-size", "--retries"])
+def test_sweep_sizes_too_large_for_an_int_are_refused(tmp_path, capsys, option):
+    """Found by the fuzz profile: --workers 10**40 was an OverflowError (exit 4)."""
+    (tmp_path / "s.toml").write_text('seeds = "0-1"\n[base]\nmax_episodes = 4\n')
+    one_line_exit_2(["sweep", tmp_path / "s.toml", option, str(10**40)], capsys, option.strip("-").replace("-", "_"))
+
+
+def test_complex_arrays_are_refused_not_truncated():
+    """Found by the fuzz profile: complex observations and weights were cast with a ComplexWarning."""
+    from fastpg import Policy
+    from fastpg.pg.offpolicy import ImportanceWeights, offpolicy_gradient, reweighted_gradient
+
+    with pytest.raises(TypeError, match="real numbers"):
+        Policy(THETA).p_left(np.zeros(4, dtype=complex))
+    batch = engine.rollout(THETA, 2, 0)
+    weights = ImportanceWeights(np.ones(batch.left.shape, dtype=complex), np.ones(2), 2.0)
+    with pytest.raises(TypeError, match="real numbers"):
+        reweighted_gradient(batch, np.zeros(batch.features.shape), THETA, weights)
+    with pytest.raises(TypeError, match="real numbers"):
+        offpolicy_gradient(batch, THETA, weights)
+
+
+def test_importance_weights_at_an_absurd_theta_do_not_warn():
+    """Found by the fuzz profile: a finite but huge theta_new overflowed with a RuntimeWarning."""
+    from fastpg.pg.offpolicy import importance_weights
+
+    weights = importance_weights(engine.rollout(THETA, 2, 0), np.full(4, 7e307))
+    assert weights.per_step.shape[0] == 2

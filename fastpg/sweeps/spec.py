@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..limits import MAX_SWEEP_RUNS
+from ..limits import MAX_SWEEP_RETRIES, MAX_SWEEP_RUNS, MAX_SWEEP_WORKERS
 from ..training.config import FIELDS, TrainConfig, coerce_value, check_keys, config_from_dict, read_toml
 
 BACKENDS = ("joblib", "dask", "ray")
@@ -68,11 +68,13 @@ class SweepSpec:
                              f"{len(self.seeds)} seeds, more than {MAX_SWEEP_RUNS} runs (the limit)")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
-        for name, low, optional in (("workers", 1, True), ("chunk_size", 1, True), ("retries", 0, False)):
+        for name, low, high, optional in (("workers", 1, MAX_SWEEP_WORKERS, True),
+                                          ("chunk_size", 1, MAX_SWEEP_RUNS, True),
+                                          ("retries", 0, MAX_SWEEP_RETRIES, False)):
             value = getattr(self, name)
             if (value is not None or not optional) and (isinstance(value, bool) or not isinstance(value, int)
-                                                         or value < low):
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+                                                         or not low <= value <= high):
+                raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
         if self.address is not None and (not isinstance(self.address, str) or not self.address.strip()):
             raise ValueError(f"address must be a non-empty string, got {self.address!r}")
         if self.address is not None and self.backend == "joblib":
