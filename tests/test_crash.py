@@ -114,25 +114,26 @@ def test_sweep_killed_at_random_moments_loses_and_duplicates_nothing(tmp_path):
     sweep.write_text('seeds = "0-29"\nworkers = 2\nchunk_size = 2\n[base]\nmax_episodes = 120\n'
                      'stop_at_solve = false\n')
     runs = load_sweep(sweep).plan()
-    rng, kills, survivors = random.Random(8), 0, []
-    while True:
-        process = start("sweep", sweep, "--quiet")
-        if kills < KILLS_SWEEP:
-            time.sleep(rng.uniform(0.5, 3.0))
-            if process.poll() is None:
-                workers = kill_and_collect(process)
-                kills += 1
-                deadline = time.monotonic() + 5
-                while any(map(running, workers)) and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                survivors += [pid for pid in workers if running(pid)]
-                continue
-        out, err = process.communicate(timeout=300)
-        break
-    assert process.returncode == 0, err
-    assert kills == KILLS_SWEEP and not survivors
-    records = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines() if line.endswith("}")]
-    assert sorted(r["run_id"] for r in records) == sorted(run.run_id for run in runs)  # each once
-    for run in runs:
-        record = next(r for r in records if r["run_id"] == run.run_id)
-        assert record["status"] == "ok" and np.array(record["theta"]).tobytes() == train(run.config).theta.tobytes()
+    expected = {run.run_id: train(run.config).theta.tobytes() for run in runs}
+    rng, kills, survivors, rounds = random.Random(8), 0, [], 0
+    while kills < KILLS_SWEEP:  # another sweep if one finishes before every kill has landed
+        out, rounds = tmp_path / f"s{rounds}.jsonl", rounds + 1
+        while True:
+            process = start("sweep", sweep, "--out", out, "--quiet")
+            if kills < KILLS_SWEEP:
+                time.sleep(rng.uniform(0.5, 3.0))
+                if process.poll() is None:
+                    workers = kill_and_collect(process)
+                    kills += 1
+                    deadline = time.monotonic() + 5
+                    while any(map(running, workers)) and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                    survivors += [pid for pid in workers if running(pid)]
+                    continue
+            _, err = process.communicate(timeout=300)
+            assert process.returncode == 0, err
+            break
+        records = [json.loads(line) for line in out.read_text().splitlines() if line.endswith("}")]
+        assert sorted(r["run_id"] for r in records) == sorted(expected)  # each run once
+        assert all(r["status"] == "ok" and np.array(r["theta"]).tobytes() == expected[r["run_id"]] for r in records)
+    assert not survivors
