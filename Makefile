@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test bench clean
+.PHONY: run demo test fuzz bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 	$(PY) -m pytest bench -q --benchmark-disable  # smoke: every benchmark runs once, no timing asserted
 	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -m nojit
+
+fuzz: $(STAMP)  # the hypothesis suite at 10x the cases CI runs (>= 100,000), random seeds
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/fuzz
 
 bench: $(STAMP)
 	$(PY) -m pytest bench -q --benchmark-columns=median,iqr,rounds --benchmark-sort=name

@@ -190,10 +190,10 @@ def test_policy_only_fastpg(benchmark, threads):
     play_batch = _rollout.play_batch
     _jit.set_num_threads(1)
     states0, key = batch_start(SEED, EPISODES)
-    args = (THETA, states0, key, DEFAULT_PARAMS.as_array(), False, np.empty((EPISODES, 4), np.uint64),
+    args = (THETA, states0, key, 0, DEFAULT_PARAMS.as_array(), False, np.empty((EPISODES, 4), np.uint64),
             np.empty(EPISODES, np.int64), np.empty(EPISODES))
     play_batch(*args)
-    lengths = args[6]
+    lengths = args[7]
     assert np.array_equal(lengths, run_stream_loop(states0, key)[0])
     steps = int(lengths.sum())
     benchmark.group = GROUP_PLAY

@@ -8,6 +8,7 @@ machine code instead of compiling it again.
 
 from __future__ import annotations
 
+import threading
 import types as pytypes
 import warnings
 
@@ -68,12 +69,18 @@ max_threads = numba.config.NUMBA_NUM_THREADS  # the most threads set_num_threads
 version = numba.__version__
 
 
+_PARALLEL_LOCK = threading.RLock()  # one parallel kernel at a time in this process
+
+
 class numba_threads:
     """Run parallel kernels on ``count`` of Numba's threads inside the ``with`` block, then restore the previous count.
 
-    Enter and exit cost well under a microsecond: once the thread pool is up, they call the threading layer's
-    get/set functions directly (``numba.set_num_threads`` re-checks its pool and arguments on every call), and
-    set nothing when ``count`` is already the current count.
+    Every launch of a ``pnjit`` kernel happens inside this block, which holds one process-wide lock:
+    Numba's ``workqueue`` threading layer aborts the process when two Python threads launch parallel
+    kernels at once, so concurrent callers take turns (on every layer, for the same results).
+    Enter and exit cost well under a microsecond: once the thread pool is up, they call the threading
+    layer's get/set functions directly (``numba.set_num_threads`` re-checks its pool and arguments on
+    every call), and set nothing when ``count`` is already the current count.
     """
 
     __slots__ = ("count", "previous")
@@ -82,14 +89,22 @@ class numba_threads:
         self.count = count
 
     def __enter__(self):
-        get, put = _thread_count_functions()
-        self.previous = get()
-        if self.previous != self.count:
-            put(self.count)
+        _PARALLEL_LOCK.acquire()
+        try:
+            get, put = _thread_count_functions()
+            self.previous = get()
+            if self.previous != self.count:
+                put(self.count)
+        except BaseException:
+            _PARALLEL_LOCK.release()
+            raise
 
     def __exit__(self, *exc_info):
-        if self.previous != self.count:
-            _thread_count_functions()[1](self.previous)
+        try:
+            if self.previous != self.count:
+                _thread_count_functions()[1](self.previous)
+        finally:
+            _PARALLEL_LOCK.release()
 
 
 _COUNT_FUNCTIONS = []

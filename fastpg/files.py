@@ -82,13 +82,28 @@ def write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=1, allow_nan=False) + "\n")
 
 
+def read_capped(path: str | Path, max_bytes: int, what: str) -> bytes:
+    """The bytes of the regular file ``path``, at most ``max_bytes`` of them.
+
+    ``ValueError`` naming ``what`` for a FIFO, device, folder or socket (opened without blocking,
+    never read) and for a file larger than ``max_bytes``; ``OSError`` if it cannot be opened.
+    """
+    path = Path(path)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{what} {path} is not a regular file")
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"{what} {path} is larger than {max_bytes} bytes (the limit)")
+    return data
+
+
 def read_json(path: str | Path, what: str) -> Any:
     """Read a JSON file of at most ``MAX_JSON_BYTES``; ``ValueError`` naming ``what`` if unreadable."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise ValueError(f"{what} {path} is larger than {MAX_JSON_BYTES} bytes")
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_capped(path, MAX_JSON_BYTES, what).decode("utf-8"))
     except OSError as exc:
         raise ValueError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:

@@ -30,6 +30,15 @@ def check_theta(theta) -> np.ndarray:
     return array
 
 
+def real_array(name: str, value, dtype=np.float64) -> np.ndarray:
+    """``value`` as a C-contiguous array of ``dtype``; ``TypeError`` unless it holds real numbers (no complex,
+    objects or strings, which a cast would silently truncate or fail on)."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
 def check_int(name: str, value, low: int, high: int) -> int:
     """``value`` as an int if it is an integer (not a bool) in [low, high]."""
     if value.__class__ is int and low <= value <= high:  # the common case, without the ABC check

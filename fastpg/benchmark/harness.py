@@ -39,6 +39,7 @@ import numpy as np
 
 from .._jit import get_num_threads, max_threads, set_num_threads
 from .._jit import version as numba_version
+from ..limits import MAX_BENCH_ENVS, MAX_BENCH_SECONDS
 from ..plotting import pyplot, save_png
 from ..cartpole.kernels import cartpole_step
 from ..cartpole.spec import DEFAULT_PARAMS
@@ -322,12 +323,14 @@ def run_bench(suites=SUITES, num_envs=(64, 16384), rounds: int = 15, min_time: f
     unknown = set(suites) - set(SUITES)
     if unknown:
         raise ValueError(f"unknown suite(s) {sorted(unknown)}; choose from {', '.join(SUITES)}")
-    if rounds < 1 or min_time < 0 or latency_calls < 1 or env_steps < 1:
-        raise ValueError("rounds, latency calls and env steps must be positive and min_time >= 0")
+    if rounds < 1 or not 0 <= min_time <= MAX_BENCH_SECONDS or latency_calls < 1 or env_steps < 1:
+        raise ValueError(f"rounds, latency calls and env steps must be positive and min_time in [0, "
+                         f"{MAX_BENCH_SECONDS}] seconds (the limit)")
     if clock not in CLOCKS:
         raise ValueError(f"unknown clock {clock!r}; choose from {', '.join(CLOCKS)}")
-    if not num_envs or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in num_envs):
-        raise ValueError(f"num_envs must be positive integers, got {num_envs}")
+    if not num_envs or any(isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_BENCH_ENVS
+                           for n in num_envs):
+        raise ValueError(f"num_envs must be positive integers, at most {MAX_BENCH_ENVS} (the limit), got {num_envs}")
     cases, notes = [], []
     if "env" in suites:
         cases += env_cases(env_steps)

@@ -134,15 +134,25 @@ def _train(args: argparse.Namespace) -> int:
     progress = False if args.quiet else args.progress
     try:
         result = train(config, run_dir, resume=args.resume is not None, force=args.force, progress=progress)
+        print(_summary(result, one_line=args.quiet))
     except TrainingError as exc:
         print(f"fastpg: training failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print(f"fastpg: interrupted; continue from the last checkpoint with: fastpg train --resume {run_dir}",
-              file=sys.stderr)
+        print(f"fastpg train: interrupted; {_interrupted_run(Path(run_dir))}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(_summary(result, one_line=args.quiet))
     return EXIT_OK
+
+
+def _interrupted_run(run_dir: Path) -> str:
+    """What a Ctrl-C left in ``run_dir``, and what to do next."""
+    from ..training.runs import RESULT_FILE, is_run
+
+    if (run_dir / RESULT_FILE).exists():
+        return f"the run had finished: its results are in {run_dir}"
+    if not is_run(run_dir):
+        return f"the run had not started; nothing was written to {run_dir}"
+    return f"continue from the last checkpoint with: fastpg train --resume {run_dir}"
 
 
 def _summary(result, one_line: bool) -> str:
@@ -246,8 +256,11 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    if args.num_envs < 1 or args.steps < 1:
-        raise ValueError("--num-envs and --steps must be at least 1")
+    from ..limits import MAX_BENCH_ENVS, MAX_DEMO_ACTIONS
+
+    if not 1 <= args.num_envs <= MAX_BENCH_ENVS or args.steps < 1 or args.num_envs * args.steps > MAX_DEMO_ACTIONS:
+        raise ValueError(f"--num-envs must be in [1, {MAX_BENCH_ENVS}], --steps at least 1, and --num-envs x --steps "
+                         f"at most {MAX_DEMO_ACTIONS} (the limit)")
     from ..benchmark.demo import run_demo
 
     print(run_demo(args.num_envs, args.steps))
@@ -256,6 +269,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:  # before a command started, or while it reported
+        print("fastpg: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
     if extras:  # reported by the subcommand's parser, which knows its options and suggests the closest

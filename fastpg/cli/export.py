@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ..export.formats import C_DEFAULTS, DTYPES, FORMATS, fmt_of  # light: the exporters load when run
 from .argtypes import int_arg, path_arg

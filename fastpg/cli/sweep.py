@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tomllib
-from pathlib import Path
 from typing import Any
 
 from ..sweeps.spec import BACKENDS, format_point, load_sweep  # light: the sweep itself is imported when run

@@ -138,7 +138,13 @@ def policy_json(policy: Policy, metadata: dict[str, Any] | None = None, dtype: s
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number that fits a float64 (an integer of 400 digits does not)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def check_document(document: Any, where: str) -> Policy:

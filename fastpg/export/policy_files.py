@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
+import zlib
+from tokenize import TokenError
 from pathlib import Path
 
 import numpy as np
@@ -69,12 +72,13 @@ def load_policy(path: str | Path) -> Policy:
         raise ValueError(f"cannot read policy file {path}: {exc.strerror or exc}") from None
     try:
         if data.startswith(b"\x93NUMPY"):
-            return _from_array(np.load(io.BytesIO(data), allow_pickle=False), path)
+            return _from_array(_load_npy(data, str(path)), path)
         if data.startswith(b"PK"):
             return _read_npz(data, path)
         text = data.decode("utf-8")
-    except (UnicodeDecodeError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path} is not a fastpg policy file ({exc})") from None
+    except (UnicodeDecodeError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+            RuntimeError) as exc:  # damaged, encrypted or unsupported npy/npz content
+        raise ValueError(f"{path} is not a fastpg policy file ({type(exc).__name__}: {exc})") from None
     if text.lstrip().startswith(("{", "[")):
         return check_document(_json(text, path), str(path))
     if text.startswith(FEATURES[0]):
@@ -88,8 +92,34 @@ def _json(text: str, path: Path):
 
     try:
         return json.loads(text, parse_constant=reject)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"{path} is not a fastpg policy file (not valid JSON: {exc})") from None
+
+
+def _load_npy(data: bytes, where: str) -> np.ndarray:
+    """The array of an npy file, after checking that the data its header declares is in the file.
+
+    A header may declare any shape: ``np.load`` would allocate it before reading, so a 1 KiB file
+    could ask for terabytes. ``ValueError`` naming ``where`` for a damaged header or a declared size
+    that does not match the file.
+    """
+    stream = io.BytesIO(data)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version not in readers:
+            raise ValueError(f"npy format version {version} is not supported (1.0 and 2.0 are)")
+        shape, _, dtype = readers[version](stream)
+    except (ValueError, SyntaxError, TokenError, OverflowError, MemoryError) as exc:
+        raise ValueError(f"{where} is not a fastpg policy file (npy header: {exc})") from None
+    if dtype.hasobject:
+        raise ValueError(f"{where} holds Python objects, which fastpg never unpickles (allow_pickle=False)")
+    declared, held = math.prod(shape) * dtype.itemsize, len(data) - stream.tell()
+    if declared != held:
+        raise ValueError(f"{where} is not a fastpg policy file: its npy header declares {shape} {dtype} "
+                         f"({declared} bytes) but {held} bytes of data follow")
+    stream.seek(0)
+    return np.load(stream, allow_pickle=False)
 
 
 def _from_array(array: np.ndarray, path: Path) -> Policy:
@@ -116,8 +146,8 @@ def _read_npz(data: bytes, path: Path) -> Policy:
         raise ValueError(f"{path} is not a fastpg policy file (an npz with {sorted(NPZ_MEMBERS)} expected)")
     if sum(m.file_size for m in members) > MAX_POLICY_BYTES:
         raise ValueError(f"{path} unpacks to more than {MAX_POLICY_BYTES} bytes; not a fastpg policy")
-    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-        theta, bias, metadata = arrays["theta"], arrays["bias"], arrays["metadata"]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        theta, bias, metadata = (_load_npy(archive.read(f"{name}.npy"), f"{path} ({name}.npy)") for name in ("theta", "bias", "metadata"))
     if metadata.dtype.kind != "U" or metadata.shape != ():
         raise ValueError(f"{path}: metadata must be a JSON string")
     document = _json(str(metadata), path)

@@ -179,8 +179,8 @@ def episode_play(theta, state0, key, episode, params, greedy, rng):
 
 
 @pnjit
-def play_batch(theta, states0, key, params, greedy, rng, lengths, returns):
-    """Play ``m`` episodes; episode i writes lengths[i] and returns[i]."""
+def play_batch(theta, states0, key, first, params, greedy, rng, lengths, returns):
+    """Play ``m`` episodes numbered ``first``, ``first + 1``, ...; row i writes lengths[i] and returns[i]."""
     for i in prange(states0.shape[0]):
-        lengths[i], returns[i] = episode_play(theta, states0[i], key, i, params, greedy, rng[i])
+        lengths[i], returns[i] = episode_play(theta, states0[i], key, first + i, params, greedy, rng[i])
 

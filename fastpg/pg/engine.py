@@ -134,6 +134,13 @@ def check_stored_batch(episodes: int, horizon: int, d: int, baseline: str = "non
                          f"(baseline none, batch_mean or batch_mean_loo, no normalization)")
 
 
+def check_streamed_batch(episodes: int, d: int) -> None:
+    """``ValueError`` if a streaming estimate's per-episode arrays (gradients, Fisher matrices) would not fit."""
+    if episodes * 8 * (d * d + 4 * d + 8) > MAX_BATCH_BYTES:
+        raise ValueError(f"a streaming estimate over {episodes} episodes needs more than {MAX_BATCH_BYTES >> 20} "
+                         "MiB (the limit); use fewer episodes")
+
+
 def check_threads(threads) -> int:
     """The Numba threads a call may use: an int in [1, MAX_THREADS], capped at ``NUMBA_NUM_THREADS``."""
     return min(check_int("threads", threads, 1, MAX_THREADS), max_threads)
@@ -230,6 +237,7 @@ def estimate_gradient(theta, episodes: int, seed: int, *, psi: str = "reward_to_
     if not (can_stream if streaming is None else streaming):
         batch = rollout(theta, episodes, seed, params=params, threads=threads)
         return gradient(batch, psi=psi, gamma=gamma, discount=discount, baseline=baseline, normalize=normalize)
+    check_streamed_batch(check_episodes(episodes), check_theta(theta).shape[0])
     theta, params, array, states0, key = batch_start(theta, episodes, seed, params)
     m, d = episodes, theta.shape[0]
     grads, score_sums, lengths, discounted, totals = (np.empty((m, d)), np.empty((m, d)), np.empty(m, dtype=np.int64),

@@ -26,6 +26,8 @@ from ._rollout import play_batch
 from .engine import batch_start, check_threads
 from .policy import logit, p_left
 
+EVAL_CHUNK = 8192  # episodes per kernel call of evaluate (Python sees Ctrl-C between calls)
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -96,8 +98,10 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
                 played = play_until_out_of_reach_chunked(theta, states0, key, p, *rule, 2 * threads, rng,
                                                          lengths, returns)
     else:
-        with numba_threads(threads):
-            play_batch(theta, states0, key, p, bool(greedy), rng, lengths, returns)
+        with numba_threads(threads):  # in chunks, so that Ctrl-C is seen between kernel calls
+            for a in range(0, episodes, EVAL_CHUNK):
+                b = min(a + EVAL_CHUNK, episodes)
+                play_batch(theta, states0[a:b], key, a, p, bool(greedy), rng[a:b], lengths[a:b], returns[a:b])
     return Evaluation(returns[:played], lengths[:played], episodes, bool(greedy), "fastpg", played == episodes)
 
 

@@ -10,10 +10,13 @@ importance-weighted surrogate improves.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..limits import MAX_BACKTRACKS, MAX_EPISODES
+from ..validate import check_int, check_theta
 from .policy import log_sigmoid
 
 
@@ -64,6 +67,16 @@ def natural_step(grad: np.ndarray, fisher: np.ndarray, delta: float, damping: fl
     features : float64[n, d], left : bool[n], advantages : float64[n, d], the batch's n steps.
     Returns a zero step if the gradient is zero or the line search finds no acceptable step.
     """
+    grad, fisher, features, left, advantages, theta = _checked(grad, fisher, features, left, advantages, theta)
+    delta, damping = _real("delta", delta, positive=True), _real("damping", damping)
+    episodes = check_int("episodes", episodes, 1, MAX_EPISODES)
+    max_backtracks = check_int("max_backtracks", max_backtracks, 0, MAX_BACKTRACKS)
+    with np.errstate(all="ignore"):  # extreme (finite) inputs give a non-finite KL estimate: a zero step
+        return _step(grad, fisher, delta, damping, features, left, advantages, theta, episodes, line_search,
+                     max_backtracks)
+
+
+def _step(grad, fisher, delta, damping, features, left, advantages, theta, episodes, line_search, max_backtracks):
     d = grad.shape[0]
     if features.shape[0] == 0:
         return NaturalStep(np.zeros(d), 0.0, 0)
@@ -86,3 +99,35 @@ def natural_step(grad: np.ndarray, fisher: np.ndarray, delta: float, damping: fl
             return NaturalStep(step, kl, k)
         step = 0.5 * step
     return NaturalStep(np.zeros(d), 0.0, max_backtracks)
+
+
+def _real(name: str, value, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}")
+    return float(value)
+
+
+def _checked(grad, fisher, features, left, advantages, theta):
+    """The step's arrays as float64 (bool for ``left``), shapes checked against θ's d; ``ValueError`` otherwise."""
+    theta = check_theta(theta)
+    d = theta.shape[0]
+    arrays = []
+    for name, value, shape, dtype in (("grad", grad, (d,), np.float64), ("fisher", fisher, (d, d), np.float64),
+                                      ("features", features, (None, d), np.float64), ("left", left, (None,), np.bool_),
+                                      ("advantages", advantages, (None, d), np.float64)):
+        array = np.asarray(value)
+        if array.dtype.kind not in ("b" if dtype is np.bool_ else "iuf") or array.ndim != len(shape) or any(
+                want is not None and got != want for got, want in zip(array.shape, shape)):
+            raise ValueError(f"{name} must be {np.dtype(dtype).name} of shape {shape} (None: any), got "
+                             f"{array.dtype} {array.shape}")
+        array = array.astype(dtype)
+        if dtype is np.float64 and not np.isfinite(array).all():
+            raise ValueError(f"{name} must be finite")
+        arrays.append(array)
+    n = arrays[2].shape[0]
+    if arrays[3].shape[0] != n or arrays[4].shape[0] != n:
+        raise ValueError(f"features, left and advantages must have as many rows, got {n}, {arrays[3].shape[0]} "
+                         f"and {arrays[4].shape[0]}")
+    return (*arrays, theta)

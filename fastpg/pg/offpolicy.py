@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..validate import check_gamma, check_theta
+from ..validate import check_gamma, check_theta, real_array
 from . import _estimators as est
 from .engine import Batch, advantage_terms, check_batch, check_estimator
 from .options import psi_code
@@ -54,14 +54,15 @@ def importance_weights(batch: Batch, theta_new, *, per_decision: bool = False,
     m, horizon = batch.left.shape
     log_rho = np.zeros((m, horizon))
     est.log_ratio_fill(theta_new, batch.features, batch.left, batch.logits, batch.lengths, log_rho)
-    cumulative = np.cumsum(log_rho, axis=1)
-    log_w = cumulative[np.arange(m), batch.lengths - 1]
-    trajectory = np.exp(log_w)
-    scale = m / trajectory.sum() if self_normalize and trajectory.sum() > 0 else 1.0
-    trajectory = trajectory * scale
-    per_step = np.exp(cumulative) * scale if per_decision else np.repeat(trajectory[:, None], horizon, axis=1)
-    total, total_sq = trajectory.sum(), (trajectory * trajectory).sum()
-    ess = float(total * total / total_sq) if total_sq > 0 else 0.0
+    with np.errstate(all="ignore"):  # an absurd theta_new gives infinite or nan weights and ESS, not warnings
+        cumulative = np.cumsum(log_rho, axis=1)
+        log_w = cumulative[np.arange(m), batch.lengths - 1]
+        trajectory = np.exp(log_w)
+        scale = m / trajectory.sum() if self_normalize and trajectory.sum() > 0 else 1.0
+        trajectory = trajectory * scale
+        per_step = np.exp(cumulative) * scale if per_decision else np.repeat(trajectory[:, None], horizon, axis=1)
+        total, total_sq = trajectory.sum(), (trajectory * trajectory).sum()
+        ess = float(total * total / total_sq) if total_sq > 0 else 0.0
     return ImportanceWeights(per_step, trajectory, ess, bool(per_decision))
 
 
@@ -76,8 +77,8 @@ def reweighted_gradient(batch: Batch, advantages: np.ndarray, theta_new, weights
     if weights.per_decision:
         raise ValueError("per-decision weights must weight each reward, not the advantage: use offpolicy_gradient")
     theta_new = check_theta(theta_new)
-    advantages = np.ascontiguousarray(advantages, dtype=np.float64)
-    per_step = np.ascontiguousarray(weights.per_step, dtype=np.float64)
+    advantages = real_array("advantages", advantages)
+    per_step = real_array("weights.per_step", weights.per_step)
     if theta_new.shape != batch.theta.shape or advantages.shape != batch.features.shape \
             or per_step.shape != batch.left.shape:
         raise ValueError("theta_new must have the batch's d entries, advantages the batch's shape (m, T, d) and "
@@ -104,7 +105,7 @@ def offpolicy_gradient(batch: Batch, theta_new, weights: ImportanceWeights, *, p
     theta_new = check_theta(theta_new)
     code = psi_code(psi, discount)
     gamma = check_gamma(gamma)
-    per_step = np.ascontiguousarray(weights.per_step, dtype=np.float64)
+    per_step = real_array("weights.per_step", weights.per_step)
     m, horizon, d = batch.features.shape
     kind, mode = check_estimator(baseline, normalize, m)
     if theta_new.shape != batch.theta.shape or per_step.shape != (m, horizon):

@@ -18,13 +18,15 @@ import math
 
 import numpy as np
 
+from ..validate import real_array
+
 
 def logit(theta: np.ndarray, observations, dtype: str = "float64") -> np.ndarray:
     """z for observations float[..., 4] (rounded to float32 first, as Gymnasium's are), in ``dtype``: shape [...].
 
     ``theta`` float[4] or [5] (bias last) is converted to ``dtype`` (round θ yourself if it must fit).
     """
-    s = np.asarray(observations, dtype=np.float32).astype(dtype)
+    s = real_array("observations", observations, np.float32).astype(dtype)
     if s.shape[-1:] != (4,):
         raise ValueError(f"observations must have 4 values in their last axis, got shape {s.shape}")
     w = np.asarray(theta).astype(dtype)

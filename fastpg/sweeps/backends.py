@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
 import socket
 from urllib.parse import urlsplit
 
@@ -63,12 +64,15 @@ class LokyBackend:
     def __init__(self, workers: int | None):
         from joblib.externals.loky import get_reusable_executor
 
+        from .worker import exit_with_parent
+
         self.workers = workers or local_cpus()
-        self._get = get_reusable_executor
-        self._pool = self._get(max_workers=self.workers, timeout=300)  # start the workers now
+        self._get = lambda: get_reusable_executor(max_workers=self.workers, timeout=300, initializer=exit_with_parent,
+                                                  initargs=(os.getpid(),))
+        self._pool = self._get()  # start the workers now
 
     def submit(self, fn, *args):
-        self._pool = self._get(max_workers=self.workers, timeout=300)  # a new pool if a worker died
+        self._pool = self._get()  # a new pool if a worker died
         return self._pool.submit(fn, *args)
 
     def wait(self, futures):
@@ -92,7 +96,11 @@ class DaskBackend:
         self._wait, self.cluster = distributed.wait, None
         if address is not None:
             check_reachable(address, "Dask scheduler", 8786)
-            self.client = distributed.Client(address, timeout=f"{CONNECT_TIMEOUT}s")
+            try:
+                self.client = distributed.Client(address, timeout=f"{CONNECT_TIMEOUT}s")
+            except Exception as exc:  # noqa: BLE001 - e.g. MemoryError from a non-Dask service's bytes
+                raise ConnectionError(f"cannot connect to a Dask scheduler at {address} (is it one?): "
+                                      f"{type(exc).__name__}: {str(exc)[:200]}") from None
             self.local = False
         else:
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):

@@ -12,11 +12,13 @@ import difflib
 import hashlib
 import itertools
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..limits import MAX_SWEEP_RETRIES, MAX_SWEEP_RUNS, MAX_SWEEP_WORKERS
 from ..training.config import FIELDS, TrainConfig, coerce_value, check_keys, config_from_dict, read_toml
 
 BACKENDS = ("joblib", "dask", "ray")
@@ -61,13 +63,18 @@ class SweepSpec:
             raise TypeError(f"base must be a TrainConfig, got {type(self.base).__name__}")
         object.__setattr__(self, "grid", _check_grid(self.grid))
         object.__setattr__(self, "seeds", parse_seeds(self.seeds))
+        if math.prod(map(len, self.grid.values())) * len(self.seeds) > MAX_SWEEP_RUNS:
+            raise ValueError(f"the sweep has {math.prod(map(len, self.grid.values()))} grid points x "
+                             f"{len(self.seeds)} seeds, more than {MAX_SWEEP_RUNS} runs (the limit)")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}")
-        for name, low, optional in (("workers", 1, True), ("chunk_size", 1, True), ("retries", 0, False)):
+        for name, low, high, optional in (("workers", 1, MAX_SWEEP_WORKERS, True),
+                                          ("chunk_size", 1, MAX_SWEEP_RUNS, True),
+                                          ("retries", 0, MAX_SWEEP_RETRIES, False)):
             value = getattr(self, name)
             if (value is not None or not optional) and (isinstance(value, bool) or not isinstance(value, int)
-                                                         or value < low):
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+                                                         or not low <= value <= high):
+                raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
         if self.address is not None and (not isinstance(self.address, str) or not self.address.strip()):
             raise ValueError(f"address must be a non-empty string, got {self.address!r}")
         if self.address is not None and self.backend == "joblib":
@@ -117,7 +124,7 @@ def format_point(point: dict[str, Any]) -> str:
 def parse_seeds(seeds: str | int | Iterable[int]) -> tuple[int, ...]:
     """Seeds from a list of ints, or a string of comma-separated seeds and inclusive ranges ("0-19,40")."""
     if isinstance(seeds, str):
-        values = []
+        ranges = []
         for part in seeds.split(","):
             low, dash, high = part.strip().partition("-")
             try:
@@ -126,11 +133,16 @@ def parse_seeds(seeds: str | int | Iterable[int]) -> tuple[int, ...]:
                 raise ValueError(f"seeds: {part.strip()!r} is not a seed or a range like 0-19") from None
             if high < low:
                 raise ValueError(f"seeds: the range {part.strip()!r} is empty")
-            values.extend(range(low, high + 1))
+            ranges.append(range(low, high + 1))
+        if sum(r.stop - r.start for r in ranges) > MAX_SWEEP_RUNS:
+            raise ValueError(f"seeds {seeds!r} lists more than {MAX_SWEEP_RUNS} seeds (the limit of runs in a sweep)")
+        values = [seed for r in ranges for seed in r]
     elif isinstance(seeds, (int, bool)) or not isinstance(seeds, Iterable):
         raise ValueError(f"seeds must be a list of integers or a range like \"0-19\", got {seeds!r}")
     else:
-        values = list(seeds)
+        values = list(itertools.islice(seeds, MAX_SWEEP_RUNS + 1))
+        if len(values) > MAX_SWEEP_RUNS:
+            raise ValueError(f"seeds lists more than {MAX_SWEEP_RUNS} seeds (the limit of runs in a sweep)")
     if not values:
         raise ValueError("seeds is empty: give at least one seed, e.g. \"0-9\"")
     low, high = FIELDS["seed"].metadata["low"], FIELDS["seed"].metadata["high"]
@@ -156,13 +168,18 @@ def _check_grid(grid: Any) -> dict[str, tuple]:
             raise ValueError("grid: seed is set by seeds, not by the grid")
         if isinstance(values, (str, bytes, dict)) or not isinstance(values, Iterable):
             raise ValueError(f"grid.{key} must be a list of values, got {values!r} (a single value goes in base)")
-        values = tuple(values)
+        values = tuple(itertools.islice(values, MAX_SWEEP_RUNS + 1))
+        if len(values) > MAX_SWEEP_RUNS:
+            raise ValueError(f"grid.{key} lists more than {MAX_SWEEP_RUNS} values (the limit of runs in a sweep)")
         if not values:
             raise ValueError(f"grid.{key} is empty: the grid would have no points")
         coerced = [coerce_value(key, v) for v in values]
+        seen = set()
         for i, v in enumerate(coerced):
-            if v in coerced[:i]:
+            marker = v if isinstance(v, (int, float, str)) else repr(v)  # a list or table: refused later
+            if marker in seen:
                 raise ValueError(f"grid.{key} lists {values[i]!r} more than once")
+            seen.add(marker)
         checked[key] = tuple(coerced)
     return checked
 

@@ -8,8 +8,12 @@ count; every other field is the same however the sweep ran.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
+import sys
+import threading
 import time
 from typing import Any, Callable, Sequence
 
@@ -23,6 +27,34 @@ RECORD_FIELDS = (
 )
 TIMING_FIELDS = ("seconds_to_solve", "train_seconds", "wall_seconds", "attempts", "worker")
 OK, FAILED, LOST = "ok", "failed", "lost"  # lost: its worker died (re-run when the sweep is re-run)
+
+
+PARENT_POLL_SECONDS = 0.2  # how often a local worker checks that the sweep that started it is alive
+
+
+def exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker process as soon as its parent, the sweep of pid ``parent``, is gone.
+
+    After a SIGKILL of ``fastpg sweep`` its idle workers would otherwise live until their pool's
+    idle timeout, holding the caller's stdout and stderr open. A daemon thread polls the parent pid;
+    on Linux ``PR_SET_PDEATHSIG`` also delivers SIGKILL at once.
+    """
+    if os.getppid() != parent:  # it died while this worker started
+        os._exit(1)
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="fastpg-exit-with-parent", daemon=True).start()
 
 
 def run_batch(runs: Sequence[Run], threads: int, hook: Callable[[dict, int], None] | None = None) -> list[dict]:

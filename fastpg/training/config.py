@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import limits
+from ..files import read_capped
 from ..cartpole.spec import ENV_IDS, INTEGRATOR_NAMES, env_spec, make_params
 from ..pg.options import (
     BASELINES, DISCOUNTS, NORMALIZE, OPTIMIZERS, PSI, RENAMED_BASELINES, REUSE_WEIGHTS, SCHEDULES, baseline_code,
@@ -174,6 +175,7 @@ def _check_field(f: dataclasses.Field, value: Any) -> None:
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{f.name} must be a number, got {value!r}")
+        value = _as_float(f.name, value)
         if not math.isfinite(value):
             raise ValueError(f"{f.name} must be finite, got {value!r}")
     if kind is str and not isinstance(value, str):
@@ -208,8 +210,16 @@ def _toml_value(value: Any) -> str:
 def coerce_value(name: str, value: Any) -> Any:
     """TOML integers are accepted where a float is expected."""
     if type(FIELDS[name].default) is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        return _as_float(name, value)
     return value
+
+
+def _as_float(name: str, value: int | float) -> float:
+    """``float(value)``; ``ValueError`` naming the field for an integer too large for a float."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} is too large for a float64: {str(value)[:20]}... ({len(str(value))} digits)") from None
 
 
 def config_from_dict(values: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
@@ -227,7 +237,7 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
     """The TOML document at ``path``; ``ValueError`` naming ``what`` if it is unreadable or not TOML."""
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(read_capped(path, limits.MAX_CONFIG_BYTES, what).decode("utf-8"))
     except OSError as exc:
         raise ValueError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

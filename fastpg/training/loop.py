@@ -10,7 +10,6 @@ which the checkpoint stores: a resumed run ends with a θ bit-identical to an un
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import limits
 from ..errors import RunFolderError, TrainingError
 from ..export.policy_io import save_policy
 from ..files import write_json
@@ -33,7 +33,7 @@ from .config import TrainConfig, config_hash
 from .metrics import MetricsWriter
 from .progress import ProgressBar
 from .runs import (CHECKPOINT_FILE, CHECKPOINT_FORMAT, POLICY_FILE, RESULT_FILE, metrics_path, policy_metadata,
-                   resume_run, start_run)
+                   release_run, resume_run, start_run)
 
 TRAIN, EVAL, FINAL, CONFIRM = 0, 1, 2, 3
 SOLVED_AT_KEYS = ("update", "episodes", "steps", "seconds", "eval_episodes")
@@ -116,9 +116,11 @@ def _needs_batch(config: TrainConfig) -> bool:
 def _preflight(config: TrainConfig) -> None:
     """Checks that need more than one field, before a run folder is touched."""
     engine.check_estimator(config.baseline, config.normalize, config.batch_size)
+    d = 5 if config.bias else 4
     if _needs_batch(config) or not streamable(config.baseline, config.normalize):
-        engine.check_stored_batch(config.batch_size, config.params.max_episode_steps, 5 if config.bias else 4,
-                                  config.baseline)
+        engine.check_stored_batch(config.batch_size, config.params.max_episode_steps, d, config.baseline)
+    else:
+        engine.check_streamed_batch(config.batch_size, d)
 
 
 def _estimate(config: TrainConfig, theta: np.ndarray, update: int, params) -> engine.GradientEstimate:
@@ -142,6 +144,7 @@ def _restore(config: TrainConfig, checkpoint: dict[str, Any], params) -> _State:
         counters = [checkpoint[k] for k in ("update", "episodes", "steps", "eval_episodes")]
         if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in counters):
             raise ValueError("update, episodes, steps and eval_episodes must be non-negative integers")
+        _check_counters(config, *counters)
         seconds, solved_at = checkpoint["seconds"], checkpoint["solved_at"]
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
             raise ValueError("seconds must be a non-negative number")
@@ -155,6 +158,22 @@ def _restore(config: TrainConfig, checkpoint: dict[str, Any], params) -> _State:
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"checkpoint does not fit this run's config or is damaged: {exc}") from None
     return state
+
+
+def _check_counters(config: TrainConfig, update: int, episodes: int, steps: int, eval_episodes: int) -> None:
+    """``ValueError`` unless a checkpoint's counters are ones this config's run can reach."""
+    m, horizon = config.batch_size, config.params.max_episode_steps
+    if episodes != update * m or not episodes <= steps <= episodes * horizon:
+        raise ValueError(f"update {update}, episodes {episodes} and steps {steps} are not counters of a run with "
+                         f"batches of {m} episodes of at most {horizon} steps")
+    if eval_episodes > update * (config.eval_episodes + config.confirm_episodes):
+        raise ValueError(f"eval_episodes {eval_episodes} is more than {update} updates' solve checks can play")
+    budgets = [("max_episodes", config.max_episodes, episodes), ("max_steps", config.max_steps, steps)]
+    for name, budget, done in budgets:
+        if budget and done >= budget + m * horizon:
+            raise ValueError(f"{name} is {budget} but the checkpoint has done {done}")
+    if update > limits.MAX_BUDGET:
+        raise ValueError(f"update {update} is over the limit of {limits.MAX_BUDGET}")
 
 
 def _budget_reason(config: TrainConfig, state: _State, elapsed: float) -> str | None:
@@ -262,19 +281,27 @@ def train(config: TrainConfig | None = None, run_dir: str | Path | None = None, 
     if resume:
         if run_dir is None:
             raise ValueError("resume needs the run folder")
-        saved, checkpoint = resume_run(run_dir)
+        saved, checkpoint, lock = resume_run(run_dir)
         if config is not None and config != saved:
+            release_run(lock)
             raise ValueError(f"{run_dir} was started with a different config; resume it without changing options")
         config = saved
     else:
         config = TrainConfig() if config is None else config
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-        checkpoint = None
+        checkpoint, lock = None, None
         _preflight(config)
         if run_dir is not None:
-            start_run(run_dir, config, force)
-    run_dir = Path(run_dir) if run_dir is not None else None
+            lock = start_run(run_dir, config, force)[1]
+    try:
+        return _train(config, None if run_dir is None else Path(run_dir), checkpoint, progress)
+    finally:
+        release_run(lock)
+
+
+def _train(config: TrainConfig, run_dir: Path | None, checkpoint: dict[str, Any] | None,
+           progress: bool | None) -> TrainResult:
     params = config.params
     if checkpoint is None:
         dim = 5 if config.bias else 4

@@ -8,6 +8,7 @@ its metadata, a ``fastpg-policy`` document that ``fastpg.load_policy`` reads fro
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from pathlib import Path
@@ -45,11 +46,41 @@ def is_run(run_dir: Path) -> bool:
     return (Path(run_dir) / CONFIG_FILE).is_file()
 
 
-def start_run(run_dir: str | Path, config: TrainConfig, force: bool = False) -> Path:
-    """Create (or, with ``force``, clear) ``run_dir`` for a new run and write its ``config.toml``.
+def claim_run(run_dir: Path) -> int:
+    """Lock the folder ``run_dir`` for this process (``flock`` on the folder itself; the kernel drops it
+    when the process ends, even by SIGKILL). Returns the descriptor that holds the lock;
+    ``RunFolderError`` if another live process holds it."""
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunFolderError(f"another fastpg process is training in {run_dir} right now; wait for it to end "
+                             "or use another folder") from None
+    return fd
 
-    Refuses a folder that already holds a run unless ``force``; ``force`` deletes only fastpg's
-    own files, never anything else in the folder.
+
+def release_run(fd: int | None) -> None:
+    """Drop the lock :func:`claim_run` took."""
+    if fd is not None:
+        os.close(fd)
+
+
+def remove_stale_files(run_dir: Path) -> None:
+    """Delete the temporary files a killed fastpg process may have left in ``run_dir`` (its own patterns only)."""
+    for name in RUN_FILES:
+        for pattern in (f".{name}.*.tmp", f".{name}.tmp", f".{name}.new-*", f"..{name}.new-*.tmp"):
+            for path in run_dir.glob(pattern):
+                if path.is_file() and not path.is_symlink():
+                    path.unlink(missing_ok=True)
+
+
+def start_run(run_dir: str | Path, config: TrainConfig, force: bool = False) -> tuple[Path, int]:
+    """Create (or, with ``force``, clear) ``run_dir`` for a new run, write its ``config.toml`` and lock it.
+
+    Refuses a folder that already holds a run unless ``force``, and a folder another live process
+    is training in; ``force`` deletes only fastpg's own files (stale temporary ones included),
+    never anything else in the folder. Returns the folder and the lock (see :func:`claim_run`).
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -59,8 +90,19 @@ def start_run(run_dir: str | Path, config: TrainConfig, force: bool = False) -> 
         raise RunFolderError(f"{run_dir} already holds a fastpg run ({', '.join(present)}); "
                              "use --resume to continue it or --force to replace it")
     run_dir.mkdir(parents=True, exist_ok=True)
+    lock = claim_run(run_dir)
+    try:
+        _write_config(run_dir, config, present)
+    except BaseException:
+        release_run(lock)
+        raise
+    return run_dir, lock
+
+
+def _write_config(run_dir: Path, config: TrainConfig, present: list[str]) -> None:
+    remove_stale_files(run_dir)
     for name in present:
-        (run_dir / name).unlink()
+        (run_dir / name).unlink(missing_ok=True)
     staged = run_dir / f".{CONFIG_FILE}.new-{os.getpid()}"
     atomic_write_text(staged, config.to_toml())
     try:
@@ -69,7 +111,6 @@ def start_run(run_dir: str | Path, config: TrainConfig, force: bool = False) -> 
         raise RunFolderError(f"another fastpg run started in {run_dir} at the same time; use another folder") from None
     finally:
         staged.unlink()
-    return run_dir
 
 
 def fresh_run_dir(parent: str | Path = "runs") -> Path:
@@ -82,11 +123,23 @@ def fresh_run_dir(parent: str | Path = "runs") -> Path:
     return candidate
 
 
-def resume_run(run_dir: str | Path) -> tuple[TrainConfig, dict[str, Any] | None]:
-    """The config and last checkpoint (None if none was written yet) of an unfinished run."""
+def resume_run(run_dir: str | Path) -> tuple[TrainConfig, dict[str, Any] | None, int]:
+    """The config, last checkpoint (None if none was written yet) and lock (see :func:`claim_run`) of an
+    unfinished run; removes the temporary files a killed process left."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunFolderError(f"cannot resume {run_dir}: no such folder")
+    lock = claim_run(run_dir)
+    try:
+        config, checkpoint = _read_unfinished(run_dir)
+    except BaseException:
+        release_run(lock)
+        raise
+    remove_stale_files(run_dir)
+    return config, checkpoint, lock
+
+
+def _read_unfinished(run_dir: Path) -> tuple[TrainConfig, dict[str, Any] | None]:
     if not is_run(run_dir):
         raise RunFolderError(f"{run_dir} is not a fastpg run folder (no {CONFIG_FILE})")
     if (run_dir / RESULT_FILE).exists():
