@@ -138,12 +138,16 @@ def stream_kernel(psi, with_fisher, d, parallel):
     """
     psi, with_fisher, d = int(psi), bool(with_fisher), int(d)
 
+    @njit
+    def stream_episode(theta, state0, key, episode, params, gamma, rng, trace, grad, score_sum, fisher):
+        return episode_stream(theta, state0, key, episode, params, psi, gamma, with_fisher, d, rng, trace, grad,
+                              score_sum, fisher)
+
     def stream_batch(theta, states0, key, params, gamma, rng, traces, grads, score_sums, fishers, lengths,
                      discounted, totals):
-        for i in prange(states0.shape[0]):
-            lengths[i], discounted[i], totals[i] = episode_stream(
-                theta, states0[i], key, i, params, psi, gamma, with_fisher, d, rng[i], traces[i], grads[i],
-                score_sums[i], fishers[i])
+        for i in prange(states0.shape[0]):  # one call per episode: the episode loop is compiled once, outside
+            lengths[i], discounted[i], totals[i] = stream_episode(  # the prange body, for serial and parallel
+                theta, states0[i], key, i, params, gamma, rng[i], traces[i], grads[i], score_sums[i], fishers[i])
 
     return serial_and_parallel(stream_batch)[1 if parallel else 0]
 

@@ -237,9 +237,9 @@ def estimate_gradient(theta, episodes: int, seed: int, *, psi: str = "reward_to_
     if not (can_stream if streaming is None else streaming):
         batch = rollout(theta, episodes, seed, params=params, threads=threads)
         return gradient(batch, psi=psi, gamma=gamma, discount=discount, baseline=baseline, normalize=normalize)
-    check_streamed_batch(check_episodes(episodes), check_theta(theta).shape[0])
     theta, params, array, states0, key = batch_start(theta, episodes, seed, params)
     m, d = episodes, theta.shape[0]
+    check_streamed_batch(m, d)
     grads, score_sums, lengths, discounted, totals = (np.empty((m, d)), np.empty((m, d)), np.empty(m, dtype=np.int64),
                                                       np.empty(m), np.empty(m))
     fishers = np.empty((m, d, d) if fisher else (m, 0, 0))
