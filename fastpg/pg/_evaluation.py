@@ -14,19 +14,20 @@ stopping changes no decision. The margin term is shrunk by a relative 1e-9 so ro
 delay a stop, never cause one; with ``margin_se = 0`` the test is exactly S_k + (m - k) B < T m.
 
 The same function is compiled twice: serially (``chunk = 1``: stop after the first hopeless
-episode) and with ``parallel=True``, where ``chunk`` episodes are played at a time, one per
-``prange`` iteration, and their returns are then added in episode order with the same test after
+episode) and for Numba's threads, where ``chunk`` episodes at a time are played by the parallel
+``play_batch`` kernel and their returns are then added in episode order with the same test after
 each: it stops after the same episode, with the same returns, for any ``chunk`` and thread count
-(at most ``chunk - 1`` further episodes are played and discarded). Writes lengths[i] and
-returns[i] of the episodes played; returns how many count.
+(at most ``chunk - 1`` further episodes are played and discarded). (A ``prange`` nested in this
+loop compiled, but ran on one thread.) Writes lengths[i] and returns[i] of the episodes played;
+returns how many count.
 """
 
 from __future__ import annotations
 
 import math
 
-from .._jit import njit, pnjit, prange
-from ._rollout import episode_play
+from .._jit import njit
+from ._rollout import play_batch, play_episode
 
 
 def _play_until_out_of_reach(theta, states0, key, params, greedy, threshold, margin_se, best_return, chunk, rng,
@@ -37,8 +38,12 @@ def _play_until_out_of_reach(theta, states0, key, params, greedy, threshold, mar
     total, mean, squares = 0.0, 0.0, 0.0
     for first in range(0, m, chunk):
         last = min(first + chunk, m)
-        for i in prange(first, last):
-            lengths[i], returns[i] = episode_play(theta, states0[i], key, i, params, greedy, rng[i])
+        if chunk == 1:
+            lengths[first], returns[first] = play_episode(theta, states0[first], key, first, params, greedy,
+                                                          rng[first])
+        else:
+            play_batch(theta, states0[first:last], key, first, params, greedy, rng[first:last], lengths[first:last],
+                       returns[first:last])
         for i in range(first, last):
             total += returns[i]
             delta = returns[i] - mean
@@ -53,4 +58,3 @@ def _play_until_out_of_reach(theta, states0, key, params, greedy, threshold, mar
 
 
 play_until_out_of_reach = njit(_play_until_out_of_reach)
-play_until_out_of_reach_chunked = pnjit(_play_until_out_of_reach)

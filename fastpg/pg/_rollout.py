@@ -182,9 +182,16 @@ def episode_play(theta, state0, key, episode, params, greedy, rng):
     return horizon, total
 
 
+@njit
+def play_episode(theta, state0, key, episode, params, greedy, rng):
+    """:func:`episode_play` as a function of its own: loops over episodes call it rather than inline it, so
+    the episode loop is compiled once, outside any ``prange`` body (where it runs slower)."""
+    return episode_play(theta, state0, key, episode, params, greedy, rng)
+
+
 @pnjit
 def play_batch(theta, states0, key, first, params, greedy, rng, lengths, returns):
     """Play ``m`` episodes numbered ``first``, ``first + 1``, ...; row i writes lengths[i] and returns[i]."""
     for i in prange(states0.shape[0]):
-        lengths[i], returns[i] = episode_play(theta, states0[i], key, first + i, params, greedy, rng[i])
+        lengths[i], returns[i] = play_episode(theta, states0[i], key, first + i, params, greedy, rng[i])
 

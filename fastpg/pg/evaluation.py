@@ -21,7 +21,7 @@ from .._jit import numba_threads
 from .._rng import episode_uniforms
 from ..cartpole.spec import DEFAULT_PARAMS, CartPoleParams, spec_of
 from ..validate import check_episodes
-from ._evaluation import play_until_out_of_reach, play_until_out_of_reach_chunked
+from ._evaluation import play_until_out_of_reach
 from ._rollout import play_batch
 from .engine import batch_start, check_threads
 from .policy import logit, p_left
@@ -95,8 +95,7 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
             played = play_until_out_of_reach(theta, states0, key, p, *rule, 1, rng, lengths, returns)
         else:
             with numba_threads(threads):
-                played = play_until_out_of_reach_chunked(theta, states0, key, p, *rule, 2 * threads, rng,
-                                                         lengths, returns)
+                played = play_until_out_of_reach(theta, states0, key, p, *rule, 4 * threads, rng, lengths, returns)
     else:
         with numba_threads(threads):  # in chunks, so that Ctrl-C is seen between kernel calls
             for a in range(0, episodes, EVAL_CHUNK):
