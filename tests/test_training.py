@@ -47,8 +47,8 @@ def passes_the_solve_rule(theta, seed: int, update: int) -> tuple[bool, int]:
     return bool((confirmation.returns == 500.0).all()), n + played
 
 
-@pytest.mark.parametrize("seed", [1, 8, 10005])  # 1: update 23 fails the margin; 8: update 27 passes the
-# check and fails the confirmation; 10005: both
+@pytest.mark.parametrize("seed", [1, 8])  # 1: update 23 fails the margin; 8: update 27 passes the check
+# and fails the confirmation
 def test_default_config_solves_at_the_first_update_that_passes_the_rule(seed):
     result = train(TrainConfig(seed=seed, final_episodes=20))
     assert result.stop_reason == "solved" and result.solved_at["episodes"] == result.episodes

@@ -99,7 +99,7 @@ class TrainConfig:
     solve_threshold: float = _f(475.0, "mean evaluation return that counts as solved", low=-1e9, high=1e9)
     solve_margin_se: float = _f(4.0, "the solve check passes when its mean return minus this many standard errors "
                                      "(sample std / sqrt(eval_episodes)) is >= solve_threshold", low=0.0, high=100.0)
-    confirm_episodes: int = _f(200, "greedy episodes of the confirmation: a passed solve check counts only if the "
+    confirm_episodes: int = _f(100, "greedy episodes of the confirmation: a passed solve check counts only if the "
                                     "greedy policy also reaches the maximum return in each of this many fresh "
                                     "episodes (0 = no confirmation)", low=0, high=limits.MAX_EPISODES)
     final_episodes: int = _f(100, "episodes of the final evaluation in Gymnasium's own CartPole, stochastic and "
