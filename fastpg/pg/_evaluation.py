@@ -13,13 +13,13 @@ Play stops after the first episode that puts this below T: such a check can no l
 stopping changes no decision. The margin term is shrunk by a relative 1e-9 so rounding can only
 delay a stop, never cause one; with ``margin_se = 0`` the test is exactly S_k + (m - k) B < T m.
 
-The same function is compiled twice: serially (``chunk = 1``: stop after the first hopeless
-episode) and for Numba's threads, where ``chunk`` episodes at a time are played by the parallel
-``play_batch`` kernel and their returns are then added in episode order with the same test after
-each: it stops after the same episode, with the same returns, for any ``chunk`` and thread count
-(at most ``chunk - 1`` further episodes are played and discarded). (A ``prange`` nested in this
-loop compiled, but ran on one thread.) Writes lengths[i] and returns[i] of the episodes played;
-returns how many count.
+With ``chunk = 1`` episodes are played one at a time on the calling thread (stop after the first
+hopeless episode); with ``chunk > 1``, ``chunk`` episodes at a time are played by the parallel
+``play_batch`` kernel on Numba's threads and their returns are then added in episode order with the
+same test after each: it stops after the same episode, with the same returns, for any ``chunk`` and
+thread count (at most ``chunk - 1`` further episodes are played and discarded). (A ``prange`` nested
+in this loop compiled, but ran on one thread.) Writes lengths[i] and returns[i] of the episodes
+played; returns how many count.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from __future__ import annotations
 import math
 
 from .._jit import njit
-from ._rollout import play_batch, play_episode
+from ._rollout import episode_play, play_batch
 
 
-def _play_until_out_of_reach(theta, states0, key, params, greedy, threshold, margin_se, best_return, chunk, rng,
-                             lengths, returns):
+@njit
+def play_until_out_of_reach(theta, states0, key, params, greedy, threshold, margin_se, best_return, chunk, rng,
+                            lengths, returns):
     m = states0.shape[0]
     min_total = threshold * m
     spread = margin_se * math.sqrt(m / (m - 1.0)) * (1.0 - 1e-9) if m > 1 else 0.0
@@ -39,7 +40,7 @@ def _play_until_out_of_reach(theta, states0, key, params, greedy, threshold, mar
     for first in range(0, m, chunk):
         last = min(first + chunk, m)
         if chunk == 1:
-            lengths[first], returns[first] = play_episode(theta, states0[first], key, first, params, greedy,
+            lengths[first], returns[first] = episode_play(theta, states0[first], key, first, params, greedy,
                                                           rng[first])
         else:
             play_batch(theta, states0[first:last], key, first, params, greedy, rng[first:last], lengths[first:last],
@@ -56,5 +57,3 @@ def _play_until_out_of_reach(theta, states0, key, params, greedy, threshold, mar
                 return i + 1
     return m
 
-
-play_until_out_of_reach = njit(_play_until_out_of_reach)

@@ -1,7 +1,7 @@
 """Rollout kernels: the exact simulator driven by the logistic policy, one episode per ``prange`` iteration.
 
-Batch kernels are compiled with ``parallel=True``; they run on as many threads as
-``numba.set_num_threads`` allows (one included) with bit-identical results.
+Batch kernels run on as many threads as ``numba.set_num_threads`` allows (one included) with
+bit-identical results; the streaming ones also come as a plain loop for one thread.
 
 Psi codes (``fastpg.pg.options``): ``PSI_TOTAL`` (Psi_t = sum_t' gamma^t' r_t'),
 ``PSI_FROM_START`` (reward-to-go sum_{t'>=t} gamma^t' r_t') and
@@ -152,12 +152,14 @@ def stream_kernel(psi, with_fisher, d, parallel):
     return serial_and_parallel(stream_batch)[1 if parallel else 0]
 
 
-@njit(inline="always")
+@njit
 def episode_play(theta, state0, key, episode, params, greedy, rng):
     """Run one episode without storing or accumulating anything; returns (length, undiscounted return).
 
     Written like :func:`episode_stream` (θ and the stream's state in registers, cos/sin before the
     policy's exp); a greedy episode computes no sigmoid and draws nothing. ``rng`` (uint64[4]) is scratch.
+    Not inlined: loops over episodes call it, so the episode loop is compiled once, outside any
+    ``prange`` body (where it runs slower).
     """
     rng_seed_episode(key, episode, rng)
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
@@ -182,16 +184,9 @@ def episode_play(theta, state0, key, episode, params, greedy, rng):
     return horizon, total
 
 
-@njit
-def play_episode(theta, state0, key, episode, params, greedy, rng):
-    """:func:`episode_play` as a function of its own: loops over episodes call it rather than inline it, so
-    the episode loop is compiled once, outside any ``prange`` body (where it runs slower)."""
-    return episode_play(theta, state0, key, episode, params, greedy, rng)
-
-
 @pnjit
 def play_batch(theta, states0, key, first, params, greedy, rng, lengths, returns):
     """Play ``m`` episodes numbered ``first``, ``first + 1``, ...; row i writes lengths[i] and returns[i]."""
     for i in prange(states0.shape[0]):
-        lengths[i], returns[i] = play_episode(theta, states0[i], key, first + i, params, greedy, rng[i])
+        lengths[i], returns[i] = episode_play(theta, states0[i], key, first + i, params, greedy, rng[i])
 

@@ -76,7 +76,7 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
     ``stop_below`` (a mean return) episodes are played in order and play stops after the first
     episode after which the mean minus ``margin_se`` standard errors can no longer reach it (a
     fast "is it solved?" check, ``Evaluation.solved(stop_below, margin_se)``); on k > 1 threads
-    they are played 2k at a time, with the same stop and returns as on one thread.
+    they are played 4k at a time, with the same stop and returns as on one thread.
     """
     check_episodes(episodes)
     if stop_below is not None and (isinstance(stop_below, bool) or not isinstance(stop_below, numbers.Real)
