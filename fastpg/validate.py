@@ -71,6 +71,15 @@ def check_gamma(gamma) -> float:
     return float(gamma)
 
 
+def check_nonnegative(name: str, value, positive: bool = False) -> float:
+    """A finite real number >= 0 (> 0 with ``positive``) as a float; ``TypeError`` for a non-number or a bool."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}")
+    return float(value)
+
+
 def choice(name: str, value, options):
     """``options[value]`` for a dict (or ``value`` for a sequence) if ``value`` is one of them."""
     if not isinstance(value, str) or value not in options:

@@ -119,14 +119,14 @@ def test_lambda_rises_when_the_kl_exceeds_its_target_and_falls_not_below_zero_ot
 
 @pytest.mark.nojit
 @pytest.mark.parametrize(("change", "error", "match"), [
-    ({"lam": -1.0}, ValueError, "lam must be finite and >= 0"),
-    ({"lam": math.nan}, ValueError, "lam must be finite"),
+    ({"lam": -1.0}, ValueError, "lam must be a finite number >= 0"),
+    ({"lam": math.nan}, ValueError, "lam must be a finite number"),
     ({"lam": True}, TypeError, "lam must be a number"),
-    ({"target": 0.0}, ValueError, "target must be finite and > 0"),
-    ({"dual_step": -1.0}, ValueError, "dual_step must be finite and >= 0"),
+    ({"target": 0.0}, ValueError, "target must be a finite number > 0"),
+    ({"dual_step": -1.0}, ValueError, "dual_step must be a finite number >= 0"),
     ({"steps": 0}, ValueError, r"steps must be in \[1, "),
     ({"steps": 2.0}, TypeError, "steps must be an int"),
-    ({"lr": 0.0}, ValueError, "lr must be finite and > 0"),
+    ({"lr": 0.0}, ValueError, "lr must be a finite number > 0"),
     ({"advantages": "wrong shape"}, ValueError, "advantages must be float64 of shape"),
     ({"advantages": "float32"}, ValueError, "advantages must be float64 of shape"),
     ({"advantages": "nan"}, ValueError, "advantages must be finite"),

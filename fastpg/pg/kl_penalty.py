@@ -23,13 +23,12 @@ unbiased estimate of anything.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..limits import MAX_INNER_STEPS
-from ..validate import check_int, check_theta
+from ..validate import check_int, check_nonnegative, check_theta
 from ._penalty import old_policy_fill, penalty_ascent, penalty_terms_fill
 from .engine import Batch, check_batch
 from .natural import mean_kl, surrogate
@@ -56,14 +55,6 @@ class Penalized:
     kl: float
     surrogate: float
     kl_hessian: np.ndarray
-
-
-def _number(name: str, value, low: float, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value < low or (low_open and value == low):
-        raise ValueError(f"{name} must be finite and {'>' if low_open else '>='} {low}, got {value}")
-    return float(value)
 
 
 class _Problem:
@@ -108,7 +99,7 @@ def penalized_objective(batch: Batch, advantages, theta, lam: float, target: flo
     theta = check_theta(theta)
     if theta.shape != batch.theta.shape:
         raise ValueError(f"theta has {theta.shape[0]} entries, the batch's theta {batch.theta.shape[0]}")
-    lam, target = _number("lam", lam, 0.0), _number("target", target, 0.0, True)
+    lam, target = check_nonnegative("lam", lam), check_nonnegative("target", target, positive=True)
     problem, d = _Problem(batch, advantages), theta.shape[0]
     grad, hessian = np.empty(d), np.empty((d, d))
     penalty_terms_fill(theta, *problem.terms_args(), lam, grad, hessian)
@@ -131,8 +122,8 @@ def kl_penalty_step(batch: Batch, advantages, lam: float, *, target: float, dual
     returned with ``kl`` and ``surrogate`` NaN and λ unchanged (training then stops with ``TrainingError``).
     """
     problem = _Problem(batch, advantages)
-    lam, target = _number("lam", lam, 0.0), _number("target", target, 0.0, True)
-    dual_step, lr = _number("dual_step", dual_step, 0.0), _number("lr", lr, 0.0, True)
+    lam, target = check_nonnegative("lam", lam), check_nonnegative("target", target, positive=True)
+    dual_step, lr = check_nonnegative("dual_step", dual_step), check_nonnegative("lr", lr, positive=True)
     steps = check_int("steps", steps, 1, MAX_INNER_STEPS)
     theta, d = batch.theta.copy(), batch.theta.shape[0]
     penalty_ascent(*problem.terms_args(), lam, lr, steps, np.empty(d), np.empty((d, d)), theta)
@@ -146,7 +137,7 @@ class DualState:
     """The multiplier λ as a training run's optimizer state, checkpointed exactly (``state_dict``)."""
 
     def __init__(self, lam: float):
-        self.lam = _number("lam", lam, 0.0)
+        self.lam = check_nonnegative("lam", lam)
 
     def state_dict(self) -> dict:
         return {"lambda": self.lam}
@@ -155,4 +146,4 @@ class DualState:
         lam = state["lambda"]
         if isinstance(lam, int) and not isinstance(lam, bool):
             lam = float(lam)
-        self.lam = _number("lambda", lam, 0.0)
+        self.lam = check_nonnegative("lambda", lam)

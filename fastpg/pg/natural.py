@@ -10,13 +10,12 @@ importance-weighted surrogate improves.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..limits import MAX_BACKTRACKS, MAX_EPISODES
-from ..validate import check_int, check_theta
+from ..validate import check_int, check_nonnegative, check_theta
 from .policy import log_sigmoid
 
 
@@ -68,7 +67,7 @@ def natural_step(grad: np.ndarray, fisher: np.ndarray, delta: float, damping: fl
     Returns a zero step if the gradient is zero or the line search finds no acceptable step.
     """
     grad, fisher, features, left, advantages, theta = _checked(grad, fisher, features, left, advantages, theta)
-    delta, damping = _real("delta", delta, positive=True), _real("damping", damping)
+    delta, damping = check_nonnegative("delta", delta, positive=True), check_nonnegative("damping", damping)
     episodes = check_int("episodes", episodes, 1, MAX_EPISODES)
     max_backtracks = check_int("max_backtracks", max_backtracks, 0, MAX_BACKTRACKS)
     with np.errstate(all="ignore"):  # extreme (finite) inputs give a non-finite KL estimate: a zero step
@@ -99,14 +98,6 @@ def _step(grad, fisher, delta, damping, features, left, advantages, theta, episo
             return NaturalStep(step, kl, k)
         step = 0.5 * step
     return NaturalStep(np.zeros(d), 0.0, max_backtracks)
-
-
-def _real(name: str, value, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}")
-    return float(value)
 
 
 def _checked(grad, fisher, features, left, advantages, theta):
