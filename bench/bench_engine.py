@@ -86,11 +86,11 @@ def record(benchmark, name: str, steps: int) -> None:
 def stream_loop(theta, states0, key, params, lengths, grads, fishers):
     """Episodes 0..m-1 one after the other through ``episode_stream`` (reward-to-go, gamma = 1, with Fisher)."""
     rng = np.empty(4, dtype=np.uint64)
-    trace, score_sum = np.empty(4), np.empty(4)
+    score_sum = np.empty(4)
     steps = 0
     for i in range(states0.shape[0]):
-        length, _, _ = episode_stream(theta, states0[i], key, i, params, PSI_FROM_START, 1.0, True, 4, rng, trace,
-                                      grads[i], score_sum, fishers[i])
+        length, _, _ = episode_stream(theta, states0[i], key, i, params, PSI_FROM_START, 1.0, True, 4, rng, grads[i],
+                                      score_sum, fishers[i])
         lengths[i] = length
         steps += length
     return steps
@@ -186,9 +186,8 @@ def test_policy_only_gymnasium(benchmark):
 
 
 def test_policy_only_fastpg(benchmark, threads):
-    """fastpg's rollout without gradient (``play_batch``, 1 thread) on the same 16 episodes as the njit loop."""
-    play_batch = _rollout.play_batch
-    _jit.set_num_threads(1)
+    """fastpg's rollout without gradient (``play_batch_serial``, 1 thread) on the same 16 episodes as the njit loop."""
+    play_batch = _rollout.play_batch_serial
     states0, key = batch_start(SEED, EPISODES)
     args = (THETA, states0, key, 0, DEFAULT_PARAMS.as_array(), False, np.empty((EPISODES, 4), np.uint64),
             np.empty(EPISODES, np.int64), np.empty(EPISODES))
@@ -197,7 +196,7 @@ def test_policy_only_fastpg(benchmark, threads):
     assert np.array_equal(lengths, run_stream_loop(states0, key)[0])
     steps = int(lengths.sum())
     benchmark.group = GROUP_PLAY
-    benchmark.extra_info.update(steps=steps, impl="fastpg play_batch (no gradient)")
+    benchmark.extra_info.update(steps=steps, impl="fastpg play_batch_serial (no gradient)")
     benchmark(play_batch, *args)
     record(benchmark, "play", steps)
 

@@ -148,13 +148,13 @@ def test_decision_rule_has_one_owner_and_every_copy_agrees_bitwise():
     from fastpg._jit import njit
     from fastpg.export.document import Policy
     from fastpg.pg import policy as rule
-    from fastpg.pg._policy import policy_observe, sigmoid
+    from fastpg.pg._policy import observe, policy_weights, sigmoid, weights_logit
 
     @njit
     def kernel_rule(theta, states, z_out, p_out):
-        features = np.empty(theta.shape[0])
         for i in range(states.shape[0]):
-            z_out[i] = policy_observe(theta, states[i, 0], states[i, 1], states[i, 2], states[i, 3], features)
+            z_out[i] = weights_logit(policy_weights(theta), theta.shape[0] == 5, observe(states[i, 0]),
+                                     observe(states[i, 1]), observe(states[i, 2]), observe(states[i, 3]))
             p_out[i] = sigmoid(z_out[i])
 
     rng = np.random.default_rng(7)

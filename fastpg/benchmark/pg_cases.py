@@ -47,7 +47,7 @@ def kernel_case(group: str, name: str, theta, episodes: int, mode: str = "reward
     m, d = episodes, theta.shape[0]
     kernel = stream_kernel(psi, fisher, d, threads > 1)  # the kernel estimate_gradient runs
     grads, lengths = np.empty((m, d)), np.empty(m, np.int64)
-    args = (theta, states0, key, params, 1.0, np.empty((m, 4), np.uint64), np.empty((m, 0)), grads, np.empty((m, d)),
+    args = (theta, states0, key, params, 1.0, np.empty((m, 4), np.uint64), grads, np.empty((m, d)),
             np.empty((m, d, d) if fisher else (m, 0, 0)), lengths, np.empty(m), np.empty(m))
 
     def run():

@@ -14,7 +14,6 @@ import math
 import numpy as np
 
 from .._jit import njit
-from .._rng import rng_uniform
 
 
 @njit(inline="always")
@@ -51,31 +50,3 @@ def weights_logit(w, bias, f0, f1, f2, f3):
     """w . f summed left to right for the features f0..f3, + w[4] when ``bias`` (w: see policy_weights)."""
     z = 0.0 + w[0] * f0 + w[1] * f1 + w[2] * f2 + w[3] * f3
     return z + w[4] if bias else z
-
-
-@njit(inline="always")
-def policy_logit(theta, f0, f1, f2, f3):
-    """theta . f summed left to right for the features f0..f3, + theta[4] (the bias) when theta has 5 entries."""
-    return weights_logit(policy_weights(theta), theta.shape[0] == 5, f0, f1, f2, f3)
-
-
-@njit(inline="always")
-def policy_observe(theta, x, x_dot, angle, angle_dot, features):
-    """The logit theta . f of the state's observation, writing f into ``features`` (float64[d]).
-
-    f is the float32-rounded observation widened to float64, plus the bias input 1.0 when d = 5.
-    """
-    f0, f1, f2, f3 = observe(x), observe(x_dot), observe(angle), observe(angle_dot)
-    features[0] = f0
-    features[1] = f1
-    features[2] = f2
-    features[3] = f3
-    if theta.shape[0] == 5:
-        features[4] = 1.0
-    return policy_logit(theta, f0, f1, f2, f3)
-
-
-@njit(inline="always")
-def policy_act(z, greedy, rng):
-    """True for action 0 (push left): greedy iff z >= 0; sampled iff u < sigmoid(z), u the next uniform of ``rng``."""
-    return z >= 0.0 if greedy else rng_uniform(rng) < sigmoid(z)

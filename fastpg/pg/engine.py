@@ -28,10 +28,10 @@ from ..cartpole.spec import DEFAULT_PARAMS, CartPoleParams, params_array
 from ..limits import MAX_BATCH_BYTES, MAX_THREADS
 from ..validate import check_episodes, check_gamma, check_int, check_seed, check_theta
 from . import _estimators as est
-from ._rollout import rollout_batch, stream_kernel
+from ._rollout import rollout_batch, rollout_batch_serial, stream_kernel
 from ._seeding import batch_seed
 from .options import (
-    BASELINES, LEAVE_ONE_OUT_BASELINES, NORMALIZE, NORMALIZE_EPISODE, PSI_FROM_STEP, baseline_code, normalize_name,
+    BASELINES, LEAVE_ONE_OUT_BASELINES, NORMALIZE, NORMALIZE_EPISODE, baseline_code, normalize_name,
     psi_code, streamable,
 )
 
@@ -167,9 +167,11 @@ def rollout(theta, episodes: int, seed: int, *, params: CartPoleParams = DEFAULT
     left = np.empty((episodes, horizon), dtype=np.bool_)
     logits, rewards = np.empty((episodes, horizon)), np.empty((episodes, horizon))
     lengths = np.empty(episodes, dtype=np.int64)
-    with numba_threads(check_threads(threads)):
-        rollout_batch(theta, states0, key, array, bool(greedy), np.empty((episodes, 4), dtype=np.uint64),
-                      features, left, logits, rewards, lengths)
+    threads = check_threads(threads)
+    kernel = rollout_batch if threads > 1 else rollout_batch_serial
+    with numba_threads(threads) if threads > 1 else _ONE_THREAD:
+        kernel(theta, states0, key, array, bool(greedy), np.empty((episodes, 4), dtype=np.uint64), features, left,
+               logits, rewards, lengths)
     return Batch(theta, features, left, logits, rewards, lengths)
 
 
@@ -246,9 +248,8 @@ def estimate_gradient(theta, episodes: int, seed: int, *, psi: str = "reward_to_
     threads = check_threads(threads)
     kernel = stream_kernel(code, bool(fisher), d, threads > 1)
     with numba_threads(threads) if threads > 1 else _ONE_THREAD:
-        kernel(theta, states0, key, array, gamma, np.empty((m, 4), dtype=np.uint64),
-               np.empty((m, d) if code == PSI_FROM_STEP else (m, 0)), grads, score_sums, fishers, lengths,
-               discounted, totals)
+        kernel(theta, states0, key, array, gamma, np.empty((m, 4), dtype=np.uint64), grads, score_sums, fishers,
+               lengths, discounted, totals)
     if baseline == "batch_mean":
         grads -= (discounted.sum() / m) * score_sums
     elif baseline == "batch_mean_loo":  # the others' mean return, as baseline_fill forms it

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -22,7 +23,7 @@ from .._rng import episode_uniforms
 from ..cartpole.spec import DEFAULT_PARAMS, CartPoleParams, spec_of
 from ..validate import check_episodes
 from ._evaluation import play_until_out_of_reach
-from ._rollout import play_batch
+from ._rollout import play_batch, play_batch_serial
 from .engine import batch_start, check_threads
 from .policy import logit, p_left
 
@@ -97,10 +98,11 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
             with numba_threads(threads):
                 played = play_until_out_of_reach(theta, states0, key, p, *rule, 4 * threads, rng, lengths, returns)
     else:
-        with numba_threads(threads):  # in chunks, so that Ctrl-C is seen between kernel calls
+        kernel = play_batch if threads > 1 else play_batch_serial
+        with numba_threads(threads) if threads > 1 else nullcontext():  # in chunks, so that Ctrl-C is seen between kernel calls
             for a in range(0, episodes, EVAL_CHUNK):
                 b = min(a + EVAL_CHUNK, episodes)
-                play_batch(theta, states0[a:b], key, a, p, bool(greedy), rng[a:b], lengths[a:b], returns[a:b])
+                kernel(theta, states0[a:b], key, a, p, bool(greedy), rng[a:b], lengths[a:b], returns[a:b])
     return Evaluation(returns[:played], lengths[:played], episodes, bool(greedy), "fastpg", played == episodes)
 
 
