@@ -15,6 +15,10 @@
      grad     = (sum_t r_t) S_T            (total return, at the end)
      fisher  += p_t (1 - p_t) f_t f_t^T    (upper triangle, mirrored at the end)
 
+   The statements come in the order of fastpg's loop: cos/sin of the angle, then the policy's
+   exp, then the physics. (GCC keeps the calls in source order; with exp first this loop ran
+   36-37 instead of 26-27 ns/step on the AMD EPYC the README's figures come from.)
+
    Random stream of episode i of a batch with key K (fastpg/_rng.py): the four xoshiro256**
    state words are the splitmix64 outputs at counters K + (4i + 1) G, ..., K + (4i + 4) G with
    G = 0x9E3779B97F4A7C15 (mod 2^64), a window of its own per episode; each uniform is
@@ -134,8 +138,10 @@ static inline __attribute__((always_inline)) int64_t episode_stream(const double
     double score_sum[4] = {0.0, 0.0, 0.0, 0.0}, g[4] = {0.0, 0.0, 0.0, 0.0}, fi[16] = {0.0}, ret = 0.0;
     int64_t length = MAX_EPISODE_STEPS;
     for (int64_t t = 0; t < MAX_EPISODE_STEPS; t++) {
-        /* policy on the float32 observation */
+        /* policy on the float32 observation; cos/sin first, as fastpg's loops order them */
         const double f[4] = {f32(x), f32(x_dot), f32(th), f32(th_dot)};
+        const double costheta = cos(th);
+        const double sintheta = sin(th);
         const double z = 0.0 + theta[0] * f[0] + theta[1] * f[1] + theta[2] * f[2] + theta[3] * f[3];
         const double p = 1.0 / (1.0 + exp(-z));
         const int left = rng_uniform(rng) < p;
@@ -150,8 +156,6 @@ static inline __attribute__((always_inline)) int64_t episode_stream(const double
         }
         /* Gymnasium CartPoleEnv.step, euler integrator */
         const double force = left ? -FORCE_MAG : FORCE_MAG;
-        const double costheta = cos(th);
-        const double sintheta = sin(th);
         const double temp = (force + POLEMASS_LENGTH * (th_dot * th_dot) * sintheta) / TOTAL_MASS;
         const double thetaacc = (GRAVITY * sintheta - costheta * temp) /
                                 (LENGTH * (4.0 / 3.0 - MASSPOLE * (costheta * costheta) / TOTAL_MASS));

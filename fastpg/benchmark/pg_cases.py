@@ -1,6 +1,7 @@
 """The policy-gradient groups of ``fastpg bench`` and the targets read from them.
 
-- ``episode``: one thread, 16 episodes of a solved policy (8,000 steps): fastpg's streaming kernel on
+- ``episode``: one thread, batches of 16 episodes of a solved policy (8,000 steps), 32 batches in turn
+  (see :func:`episode_cases`): fastpg's streaming kernel on
   preallocated arrays in the four modes of the C reference (total return or reward to go, with or without
   the Fisher matrix), each against the C reference doing the same work; the public
   ``engine.estimate_gradient``; Gymnasium's env with the policy and gradient in Python floats.
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from dataclasses import dataclass
 
@@ -31,6 +33,7 @@ from .comparators import python_episode, vector_batch
 
 SOLVED_THETA = np.array([-0.5, -2.0, -20.0, -5.0])  # survives all 500 steps while staying stochastic
 SEED = 2024
+ROTATION = 32  # batches the episode group takes in turn
 MODES = {"total_return": (PSI_TOTAL, False), "total_return + Fisher": (PSI_TOTAL, True),
          "reward_to_go": (PSI_FROM_START, False), "reward_to_go + Fisher": (PSI_FROM_START, True)}
 KERNEL = "fastpg kernel, {}"
@@ -40,22 +43,34 @@ VECTOR = "gymnasium CartPoleVectorEnv + NumPy"
 
 
 def kernel_case(group: str, name: str, theta, episodes: int, mode: str = "reward_to_go", threads: int = 1,
-                **extra) -> Case:
-    """fastpg's streaming kernel for ``mode`` on preallocated arrays; ``run()`` returns the gradients it wrote."""
+                seeds: tuple[int, ...] = (SEED,), **extra) -> Case:
+    """fastpg's streaming kernel for ``mode`` on preallocated arrays, one batch per seed in turn.
+
+    ``run()`` plays the next seed's batch and returns the gradients it wrote; every batch must have the
+    same number of steps.
+    """
     psi, fisher = MODES[mode]
-    _, _, params, states0, key = engine.batch_start(theta, episodes, SEED, DEFAULT_PARAMS)
     m, d = episodes, theta.shape[0]
     kernel = stream_kernel(psi, fisher, d, threads > 1)  # the kernel estimate_gradient runs
-    grads, lengths = np.empty((m, d)), np.empty(m, np.int64)
-    args = (theta, states0, key, params, 1.0, np.empty((m, 4), np.uint64), grads, np.empty((m, d)),
-            np.empty((m, d, d) if fisher else (m, 0, 0)), lengths, np.empty(m), np.empty(m))
+    batches = []
+    for seed in seeds:
+        _, _, params, states0, key = engine.batch_start(theta, episodes, seed, DEFAULT_PARAMS)
+        grads, lengths = np.empty((m, d)), np.empty(m, np.int64)
+        args = (theta, states0, key, params, 1.0, np.empty((m, 4), np.uint64), grads, np.empty((m, d)),
+                np.empty((m, d, d) if fisher else (m, 0, 0)), lengths, np.empty(m), np.empty(m))
+        kernel(*args)
+        batches.append(args)
+    steps = {int(args[9].sum()) for args in batches}
+    if len(steps) != 1:
+        raise RuntimeError(f"the batches of seeds {seeds} have different numbers of steps: {sorted(steps)}")
+    turn = itertools.cycle(batches)
 
     def run():
+        args = next(turn)
         kernel(*args)
-        return grads
+        return args[6]
 
-    run()
-    return Case(group, name, int(lengths.sum()), run, threads=threads, **extra)
+    return Case(group, name, steps.pop(), run, threads=threads, **extra)
 
 
 def _python_episodes(theta, key, episodes: int):
@@ -75,12 +90,18 @@ def _python_episodes(theta, key, episodes: int):
 
 
 def episode_cases(episodes: int = 16, c_dir: str | None = None) -> tuple[list[Case], list[str]]:
-    """The single-thread episode group; returns the cases and notes (e.g. why the C reference is missing)."""
-    theta, notes = SOLVED_THETA, []
-    _, _, _, states0, key = engine.batch_start(theta, episodes, SEED, DEFAULT_PARAMS)
-    ours = {mode: kernel_case("episode", KERNEL.format(mode), theta, episodes, mode, versus=(f"C {mode}",))
-            for mode in MODES}
-    python = _python_episodes(theta, key, episodes)
+    """The single-thread episode group; returns the cases and notes (e.g. why the C reference is missing).
+
+    fastpg's kernels, the API and the C reference take the ``ROTATION`` batches of seeds SEED, SEED + 1, ...
+    in turn, so neither side can replay episodes its branch predictor has learned (on the AMD EPYC one
+    16-episode batch replayed over and over ran ~28 ns/step, fresh batches ~39, in C and in fastpg alike).
+    The Python comparator, ~200x slower, plays the first batch only.
+    """
+    theta, notes, seeds = SOLVED_THETA, [], tuple(range(SEED, SEED + ROTATION))
+    ours = {mode: kernel_case("episode", KERNEL.format(mode), theta, episodes, mode, seeds=seeds,
+                              versus=(f"C {mode}",)) for mode in MODES}
+    starts = [engine.batch_start(theta, episodes, seed, DEFAULT_PARAMS)[3:] for seed in seeds]
+    python = _python_episodes(theta, starts[0][1], episodes)
     steps, grads = python()
     if steps != ours["reward_to_go"].steps or grads.tobytes() != ours["reward_to_go"].run().tobytes():
         raise RuntimeError("Gymnasium with Python floats and fastpg played different episodes")
@@ -90,21 +111,27 @@ def episode_cases(episodes: int = 16, c_dir: str | None = None) -> tuple[list[Ca
         reference = cref.build(c_dir or tempfile.mkdtemp(prefix="fastpg-cref-"))
         function = reference.function()
         for mode, case in ours.items():
-            out = (np.empty(episodes, np.int64), np.empty((episodes, 4)), np.zeros((episodes, 4, 4)))
-            arguments = reference.arguments(theta, key, states0, *out, cref.MODES[mode])
-            function(*arguments)
-            if out[1].tobytes() != case.run().tobytes():
+            batches = []
+            for states0, key in starts:
+                out = (np.empty(episodes, np.int64), np.empty((episodes, 4)), np.zeros((episodes, 4, 4)))
+                arguments = reference.arguments(theta, key, states0, *out, cref.MODES[mode])
+                function(*arguments)
+                batches.append((arguments, (states0, out)))
+            fastpg_grads = {case.run().tobytes() for _ in seeds}  # one turn of the rotation, from wherever it is
+            if fastpg_grads != {out[1].tobytes() for _, (_, out) in batches}:
                 raise CReferenceUnavailable(f"the C reference disagrees with fastpg ({mode})")
+            turn = itertools.cycle(batches)
             cases.append(Case("episode", f"C reference, {mode} ({reference.compiler})", case.steps,
-                              lambda arguments=arguments, keep=(states0, theta, out): function(*arguments),
-                              comparator=True, label=f"C {mode}"))
+                              lambda turn=turn, keep=theta: function(*next(turn)[0]), comparator=True,
+                              label=f"C {mode}"))
     except CReferenceUnavailable as exc:
         notes.append(f"C reference skipped: {exc}")
         for case in ours.values():
             case.versus = tuple(v for v in case.versus if not v.startswith("C "))
     cases += list(ours.values())
+    api_seeds = itertools.cycle(seeds)
     cases.append(Case("episode", API, ours["reward_to_go"].steps,
-                      lambda: engine.estimate_gradient(theta, episodes, SEED, streaming=True),
+                      lambda: engine.estimate_gradient(theta, episodes, next(api_seeds), streaming=True),
                       versus=("C reward_to_go", "Gymnasium+Python")))
     return cases, notes
 
