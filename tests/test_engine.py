@@ -14,7 +14,7 @@ import pytest
 from fastpg import make_params
 from fastpg.pg import engine, options
 from fastpg._rng import episode_uniforms, rng_seed_episode
-from fastpg.pg._seeding import batch_seed
+from fastpg.pg._seeding import batch_seed, seed_sequence_word
 from fastpg.pg.engine import Batch
 
 from . import reference_pg as ref
@@ -51,6 +51,23 @@ def test_batch_seed_draws_what_numpys_default_rng_draws():
             out = np.empty((m, 4))
             assert batch_seed(seed, -0.05, 0.05, out) == generator.bit_generator.random_raw(), seed
             assert out.tobytes() == expected.tobytes(), seed
+
+
+@pytest.mark.nojit
+def test_seed_sequence_word_is_numpys_seed_sequence():
+    """derive_seed's kernel gives SeedSequence([seed, stream, index]).generate_state(1, uint64), bit for bit,
+    with every entropy length from 3 to 6 uint32 words (ints of one or two words each)."""
+    from fastpg.training.loop import derive_seed
+
+    edges = [0, 1, 2**32 - 1, 2**32, 2**63 - 1]
+    rng = np.random.default_rng(11)
+    triples = [(a, b, c) for a in edges for b in (0, 3, 2**32 + 5) for c in edges]
+    triples += [tuple(map(int, rng.integers(0, 2**63 - 1, 3))) for _ in range(60)]
+    triples += [(int(rng.integers(0, 2**63 - 1)), stream, index) for stream in range(4) for index in range(30)]
+    for seed, stream, index in triples:
+        expected = np.random.SeedSequence([seed, stream, index]).generate_state(1, np.uint64)[0]
+        assert seed_sequence_word(seed, stream, index) == expected, (seed, stream, index)
+        assert derive_seed(seed, stream, index) == int(expected >> np.uint64(1))
 
 
 @pytest.mark.nojit

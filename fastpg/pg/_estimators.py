@@ -54,6 +54,16 @@ def psi_fill(rewards, lengths, psi, gamma, out):
 
 
 @njit
+def returns_fill(rewards, lengths, out):
+    """Write each episode's undiscounted return sum_{t < lengths[i]} rewards[i, t] into ``out`` (float64[m])."""
+    for i in range(lengths.shape[0]):
+        total = 0.0
+        for t in range(lengths[i]):
+            total += rewards[i, t]
+        out[i] = total
+
+
+@njit
 def others_sum(values, out):
     """out[i] = sum_{j != i} values[j] (float64[m]), from prefix and suffix sums: no cancellation."""
     m = values.shape[0]

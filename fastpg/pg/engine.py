@@ -61,8 +61,8 @@ class Batch:
     @property
     def returns(self) -> np.ndarray:
         """Undiscounted return of each episode, float64[m]."""
-        mask = np.arange(self.rewards.shape[1]) < self.lengths[:, None]
-        return np.where(mask, self.rewards, 0.0).sum(axis=1)
+        check_batch(self)
+        return _returns(self)
 
 
 def check_batch(batch: Batch) -> Batch:
@@ -204,8 +204,18 @@ def gradient(batch: Batch, *, psi: str = "reward_to_go", gamma: float = 1.0, dis
     ``normalize``: "none" (or False), "batch" (or True) or "episode".
     """
     check_batch(batch)
-    code = psi_code(psi, discount)
-    gamma = check_gamma(gamma)
+    return _stored_gradient(batch, psi_code(psi, discount), check_gamma(gamma), baseline, normalize)
+
+
+def _returns(batch: Batch) -> np.ndarray:
+    """Undiscounted return of each episode of a checked batch, float64[m]."""
+    out = np.empty(batch.lengths.shape[0])
+    est.returns_fill(batch.rewards, batch.lengths, out)
+    return out
+
+
+def _stored_gradient(batch: Batch, code: int, gamma: float, baseline: str, normalize) -> GradientEstimate:
+    """:func:`gradient` of a checked batch, for a psi code and a checked gamma."""
     m, horizon, d = batch.features.shape
     kind, mode = check_estimator(baseline, normalize, m)
     check_stored_batch(m, horizon, d, baseline)
@@ -215,8 +225,7 @@ def gradient(batch: Batch, *, psi: str = "reward_to_go", gamma: float = 1.0, dis
     est.gradient_accumulate(batch.features, batch.left, batch.logits, batch.lengths, psi_values, b, mode, shift,
                             scale, per_episode, grad, advantages)
     est.fisher_accumulate(batch.features, batch.logits, batch.lengths, fisher)
-    return GradientEstimate(grad, per_episode, fisher, batch.lengths, batch.returns,
-                            batch, advantages)
+    return GradientEstimate(grad, per_episode, fisher, batch.lengths, _returns(batch), batch, advantages)
 
 
 def estimate_gradient(theta, episodes: int, seed: int, *, psi: str = "reward_to_go", gamma: float = 1.0,
@@ -237,8 +246,8 @@ def estimate_gradient(theta, episodes: int, seed: int, *, psi: str = "reward_to_
     if streaming and not can_stream:
         raise ValueError("streaming needs baseline 'none', 'batch_mean' or 'batch_mean_loo' and no normalization")
     if not (can_stream if streaming is None else streaming):
-        batch = rollout(theta, episodes, seed, params=params, threads=threads)
-        return gradient(batch, psi=psi, gamma=gamma, discount=discount, baseline=baseline, normalize=normalize)
+        batch = rollout(theta, episodes, seed, params=params, threads=threads)  # checked when built
+        return _stored_gradient(batch, code, gamma, baseline, normalize)
     theta, params, array, states0, key = batch_start(theta, episodes, seed, params)
     m, d = episodes, theta.shape[0]
     check_streamed_batch(m, d)

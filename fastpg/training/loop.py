@@ -23,6 +23,7 @@ from ..errors import RunFolderError, TrainingError
 from ..export.policy_io import save_policy
 from ..files import write_json
 from ..pg import engine
+from ..pg._seeding import seed_sequence_word
 from ..pg.evaluation import best_return, evaluate, evaluate_in_gymnasium_modes
 from ..pg.kl_penalty import DualState, kl_penalty_step
 from ..pg.natural import natural_step
@@ -40,8 +41,9 @@ SOLVED_AT_KEYS = ("update", "episodes", "steps", "seconds", "eval_episodes")
 
 
 def derive_seed(seed: int, stream: int, index: int) -> int:
-    """An independent 63-bit seed for ``index`` in ``stream`` of a run seeded ``seed``."""
-    return int(np.random.SeedSequence([seed, stream, index]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+    """An independent 63-bit seed for ``index`` in ``stream`` of a run seeded ``seed`` (ints in [0, 2**63)):
+    ``SeedSequence([seed, stream, index]).generate_state(1, np.uint64)[0] >> 1``, computed in a kernel."""
+    return int(seed_sequence_word(seed, stream, index)) >> 1
 
 
 @dataclass
