@@ -33,17 +33,10 @@ def episode_rollout(theta, state0, key, episode, params, greedy, rng, features, 
     Writes per step t: ``features[t]`` (float64[d], the policy input), ``left[t]`` (action 0 taken),
     ``logits[t]`` (theta . features) and ``rewards[t]``. ``rng`` (uint64[4]) is scratch for the
     episode's stream (key, episode); a greedy episode draws nothing. Returns the episode length.
-    Inlined, one loop per value of ``greedy``, like :func:`episode_play`.
+    Inlined into its caller, like :func:`episode_play` (one loop for both values of ``greedy``: unlike
+    play, splitting it bought nothing here, and each copy of a loop costs compile time).
     """
     rng_seed_episode(key, episode, rng)
-    if greedy:
-        return _rollout_loop(theta, state0, params, True, rng, features, left, logits, rewards)
-    return _rollout_loop(theta, state0, params, False, rng, features, left, logits, rewards)
-
-
-@njit(inline="always")
-def _rollout_loop(theta, state0, params, greedy, rng, features, left, logits, rewards):
-    """episode_rollout's loop for a constant ``greedy``, written like :func:`episode_stream`'s."""
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     x, x_dot, angle, angle_dot = state0[0], state0[1], state0[2], state0[3]
     horizon = int(params[MAX_EPISODE_STEPS])

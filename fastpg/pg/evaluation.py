@@ -22,7 +22,7 @@ from .._jit import numba_threads
 from .._rng import episode_uniforms
 from ..cartpole.spec import DEFAULT_PARAMS, CartPoleParams, spec_of
 from ..validate import check_episodes
-from ._evaluation import play_until_out_of_reach
+from ._evaluation import play_chunks_until_out_of_reach, play_until_out_of_reach
 from ._rollout import play_batch, play_batch_serial
 from .engine import batch_start, check_threads
 from .policy import logit, p_left
@@ -93,10 +93,11 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
     if stop_below is not None:
         rule = (bool(greedy), float(stop_below), float(margin_se), best_return(params))
         if threads == 1:
-            played = play_until_out_of_reach(theta, states0, key, p, *rule, 1, rng, lengths, returns)
+            played = play_until_out_of_reach(theta, states0, key, p, *rule, rng, lengths, returns)
         else:
             with numba_threads(threads):
-                played = play_until_out_of_reach(theta, states0, key, p, *rule, 4 * threads, rng, lengths, returns)
+                played = play_chunks_until_out_of_reach(theta, states0, key, p, *rule, 4 * threads, rng, lengths,
+                                                        returns)
     else:
         kernel = play_batch if threads > 1 else play_batch_serial
         with numba_threads(threads) if threads > 1 else nullcontext():  # in chunks, so that Ctrl-C is seen between kernel calls
