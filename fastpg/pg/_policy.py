@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .._jit import njit
+from .._rng import rng_next
 
 
 @njit(inline="always")
@@ -50,3 +51,13 @@ def weights_logit(w, bias, f0, f1, f2, f3):
     """w . f summed left to right for the features f0..f3, + w[4] when ``bias`` (w: see policy_weights)."""
     z = 0.0 + w[0] * f0 + w[1] * f1 + w[2] * f2 + w[3] * f3
     return z + w[4] if bias else z
+
+
+@njit(inline="always")
+def policy_act(z, greedy, s0, s1, s2, s3):
+    """(True for action 0, push left; the stream's next state): greedy, left iff z >= 0 and nothing drawn;
+    sampled, left iff u < sigmoid(z), u the next uniform of the xoshiro256** state s0..s3 (in registers)."""
+    if greedy:
+        return z >= 0.0, s0, s1, s2, s3
+    u, s0, s1, s2, s3 = rng_next(s0, s1, s2, s3)
+    return u < sigmoid(z), s0, s1, s2, s3

@@ -22,7 +22,7 @@ from ..cartpole.kernels import (
     cartpole_dynamics_left, cartpole_reward, cartpole_terminated,
 )
 from ..cartpole.spec import MAX_EPISODE_STEPS
-from ._policy import observe, policy_weights, sigmoid, weights_logit
+from ._policy import observe, policy_act, policy_weights, sigmoid, weights_logit
 from .options import PSI_FROM_START, PSI_FROM_STEP, PSI_TOTAL
 
 
@@ -45,11 +45,7 @@ def episode_rollout(theta, state0, key, episode, params, greedy, rng, features, 
         f0, f1, f2, f3 = observe(x), observe(x_dot), observe(angle), observe(angle_dot)
         cos_angle, sin_angle = math.cos(angle), math.sin(angle)
         z = weights_logit(w_theta, bias, f0, f1, f2, f3)
-        if greedy:
-            go_left = z >= 0.0
-        else:
-            u, s0, s1, s2, s3 = rng_next(s0, s1, s2, s3)
-            go_left = u < sigmoid(z)
+        go_left, s0, s1, s2, s3 = policy_act(z, greedy, s0, s1, s2, s3)
         x, x_dot, angle, angle_dot = cartpole_dynamics_left(x, x_dot, angle, angle_dot, go_left, params, cos_angle,
                                                             sin_angle)
         terminated = cartpole_terminated(x, angle, params)
@@ -204,11 +200,7 @@ def _play_loop(theta, state0, params, greedy, rng):
     for t in range(horizon):
         z = weights_logit(w_theta, bias, observe(x), observe(x_dot), observe(angle), observe(angle_dot))
         cos_angle, sin_angle = math.cos(angle), math.sin(angle)
-        if greedy:
-            go_left = z >= 0.0
-        else:
-            u, s0, s1, s2, s3 = rng_next(s0, s1, s2, s3)
-            go_left = u < sigmoid(z)
+        go_left, s0, s1, s2, s3 = policy_act(z, greedy, s0, s1, s2, s3)
         x, x_dot, angle, angle_dot = cartpole_dynamics_left(x, x_dot, angle, angle_dot, go_left, params, cos_angle,
                                                             sin_angle)
         terminated = cartpole_terminated(x, angle, params)
