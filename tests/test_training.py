@@ -10,6 +10,7 @@ import pytest
 
 from fastpg.training import loop as training
 from fastpg.training.config import TrainConfig
+from fastpg.cartpole.spec import DEFAULT_PARAMS
 from fastpg.pg.evaluation import evaluate
 from fastpg.training.metrics import read_metrics
 from fastpg.errors import RunFolderError
@@ -41,8 +42,9 @@ def passes_the_solve_rule(theta, seed: int, update: int) -> tuple[bool, int]:
     if check.returns.mean() - margin * check.returns.std(ddof=1) / np.sqrt(n) < 475:
         return False, len(evaluate(theta, n, training.derive_seed(seed, training.EVAL, update),
                                    stop_below=475.0, margin_se=margin).returns)
-    confirmation = evaluate(theta, k, training.derive_seed(seed, training.CONFIRM, update), greedy=True)
-    played = len(evaluate(theta, k, training.derive_seed(seed, training.CONFIRM, update), greedy=True,
+    strict = DEFAULT_PARAMS._replace(x_threshold=default.confirm_x_limit)  # the cart kept within the limit
+    confirmation = evaluate(theta, k, training.derive_seed(seed, training.CONFIRM, update), greedy=True, params=strict)
+    played = len(evaluate(theta, k, training.derive_seed(seed, training.CONFIRM, update), greedy=True, params=strict,
                           stop_below=500.0).returns)
     return bool((confirmation.returns == 500.0).all()), n + played
 
@@ -300,3 +302,15 @@ def test_a_kill_during_a_confirmation_resumes_bit_identical(tmp_path):
     resumed = train(None, run, resume=True)
     assert same_bits(resumed.theta, reference.theta) and resumed.eval_episodes == reference.eval_episodes
     assert {**resumed.solved_at, "seconds": 0} == {**reference.solved_at, "seconds": 0}
+
+
+def test_the_confirmation_keeps_the_cart_within_confirm_x_limit():
+    """Seed 5's θ after 36 episodes passes the default confirmation (Gymnasium's env, |x| <= 2.4) but lets
+    the cart past 2.0 in one of its greedy episodes, so a run with confirm_x_limit = 2.0 trains on."""
+    default = train(TrainConfig(seed=5, final_episodes=0))
+    strict = train(TrainConfig(seed=5, final_episodes=0, confirm_x_limit=2.0))
+    assert default.solved_at and strict.solved_at and strict.episodes > default.episodes == 36
+    confirm_seed = training.derive_seed(5, training.CONFIRM, default.updates - 1)
+    assert (evaluate(default.theta, 100, confirm_seed, greedy=True).returns == 500.0).all()
+    limited = DEFAULT_PARAMS._replace(x_threshold=2.0)
+    assert (evaluate(default.theta, 100, confirm_seed, greedy=True, params=limited).returns < 500.0).any()

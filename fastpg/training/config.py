@@ -102,6 +102,9 @@ class TrainConfig:
     confirm_episodes: int = _f(100, "greedy episodes of the confirmation: a passed solve check counts only if the "
                                     "greedy policy also reaches the maximum return in each of this many fresh "
                                     "episodes (0 = no confirmation)", low=0, high=limits.MAX_EPISODES)
+    confirm_x_limit: float = _f(2.4, "cart-position limit (m) of the confirmation: its greedy episodes fail once "
+                                     "|x| > this; below the env's own 2.4, a policy that lets the cart drift "
+                                     "toward the edge does not pass", low=0.0, high=100.0, low_open=True)
     final_episodes: int = _f(100, "episodes of the final evaluation in Gymnasium's own CartPole, stochastic and "
                                   "greedy (0 = skip)", low=0, high=limits.MAX_EPISODES)
     threads: int = _f(1, "Numba threads for rollouts (results are identical for any value)", low=1,

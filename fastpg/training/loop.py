@@ -240,17 +240,19 @@ def _solve_check(config: TrainConfig, state: _State, params) -> tuple[Any, Any, 
 
     The check plays ``eval_episodes`` fresh stochastic episodes and passes if their mean return
     minus ``solve_margin_se`` standard errors is >= ``solve_threshold``; a passed check is confirmed
-    by ``confirm_episodes`` fresh greedy episodes that must each reach the maximum return. Both
-    stop as soon as they can no longer pass; ``state.eval_episodes`` counts the episodes they play.
+    by ``confirm_episodes`` fresh greedy episodes that must each reach the maximum return with the
+    cart within ``confirm_x_limit`` of the centre. Both stop as soon as they can no longer pass;
+    ``state.eval_episodes`` counts the episodes they play.
     """
     update, threshold = state.update - 1, config.solve_threshold
     check = evaluate(state.theta, config.eval_episodes, derive_seed(config.seed, EVAL, update), params=params,
                      threads=config.threads, stop_below=threshold, margin_se=config.solve_margin_se)
     solved, confirmation = check.solved(threshold, config.solve_margin_se), None
     if solved and config.confirm_episodes:
-        best = best_return(params)
+        best, strict = best_return(params), params._replace(x_threshold=min(params.x_threshold,
+                                                                             config.confirm_x_limit))
         confirmation = evaluate(state.theta, config.confirm_episodes, derive_seed(config.seed, CONFIRM, update),
-                                greedy=True, params=params, threads=config.threads, stop_below=best)
+                                greedy=True, params=strict, threads=config.threads, stop_below=best)
         solved = confirmation.solved(best)
     state.eval_episodes += len(check.returns) + (len(confirmation.returns) if confirmation else 0)
     return check, confirmation, solved
