@@ -154,9 +154,9 @@ def stream_kernel(psi, with_fisher, d, parallel):
 
     ``kernel(theta, states0, key, params, gamma, rng, grads, score_sums, fishers, lengths, discounted, totals)``:
     episode i writes row i of every output (see episode_stream). ``fishers`` float64[m, d, d] is written only
-    with the Fisher matrix: otherwise pass an array of shape (m, 0, 0). ``parallel``: a ``prange`` loop over the episodes on Numba's threads; else a
-    plain loop on the calling thread (for one thread: no thread-pool launch, and measured faster per step).
-    Both give the same bits (tested).
+    with the Fisher matrix: otherwise pass an array of shape (m, 0, 0). ``parallel``: a ``prange`` loop over
+    the episodes on Numba's threads; else a plain loop on the calling thread (for one thread: no thread-pool
+    launch, and measured faster per step). Both give the same bits (tested).
     """
     psi, with_fisher, d = int(psi), bool(with_fisher), int(d)
 

@@ -100,8 +100,8 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
                                                         returns)
     else:
         kernel = play_batch if threads > 1 else play_batch_serial
-        with numba_threads(threads) if threads > 1 else nullcontext():  # in chunks, so that Ctrl-C is seen between kernel calls
-            for a in range(0, episodes, EVAL_CHUNK):
+        with numba_threads(threads) if threads > 1 else nullcontext():
+            for a in range(0, episodes, EVAL_CHUNK):  # in chunks, so that Ctrl-C is seen between kernel calls
                 b = min(a + EVAL_CHUNK, episodes)
                 kernel(theta, states0[a:b], key, a, p, bool(greedy), rng[a:b], lengths[a:b], returns[a:b])
     return Evaluation(returns[:played], lengths[:played], episodes, bool(greedy), "fastpg", played == episodes)
