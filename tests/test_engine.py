@@ -314,3 +314,16 @@ def test_a_tiny_spread_survives_normalization():
     estimate = engine.gradient(tweaked, psi="total_return", baseline="none", normalize=True)
     mask = np.arange(batch.left.shape[1]) < batch.lengths[:, None]
     assert abs(estimate.advantages[mask].std(axis=0) - 1.0).max() < 1e-4  # std / (std + 1e-8)
+
+
+@pytest.mark.nojit
+def test_mean_rows_is_numpys_mean_over_axis_0():
+    from fastpg.pg._estimators import mean_rows
+
+    rng = np.random.default_rng(5)
+    for m in (1, 2, 3, 7, 8, 9, 16, 100, 1000):
+        for d in (4, 5):
+            values = rng.normal(size=(m, d)) * rng.choice([1e-8, 1.0, 1e8], size=(m, 1))
+            out = np.empty(d)
+            mean_rows(values, out)
+            assert out.tobytes() == (np.add.reduce(values, axis=0) / m).tobytes(), (m, d)

@@ -64,6 +64,20 @@ def returns_fill(rewards, lengths, out):
 
 
 @njit
+def mean_rows(values, out):
+    """Write the mean of the rows of ``values`` (float64[m, d], m >= 1) into ``out`` (float64[d]): summed in
+    row order and divided by m, the bits of NumPy's ``np.add.reduce(values, axis=0) / m``."""
+    m, d = values.shape
+    for k in range(d):
+        out[k] = values[0, k]
+    for i in range(1, m):
+        for k in range(d):
+            out[k] += values[i, k]
+    for k in range(d):
+        out[k] /= m
+
+
+@njit
 def others_sum(values, out):
     """out[i] = sum_{j != i} values[j] (float64[m]), from prefix and suffix sums: no cancellation."""
     m = values.shape[0]

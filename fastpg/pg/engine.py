@@ -265,6 +265,6 @@ def estimate_gradient(theta, episodes: int, seed: int, *, psi: str = "reward_to_
         others = np.empty(m)
         est.others_sum(discounted, others)
         grads -= (others / (m - 1))[:, None] * score_sums
-    grad = np.add.reduce(grads, axis=0)  # grads.sum(axis=0), without the method's Python wrapper
-    grad /= m
+    grad = np.empty(d)
+    est.mean_rows(grads, grad)
     return GradientEstimate(grad, grads, fishers.sum(axis=0) / m if fisher else None, lengths, totals)
