@@ -93,8 +93,8 @@ def episode_cases(episodes: int = 16, c_dir: str | None = None) -> tuple[list[Ca
     """The single-thread episode group; returns the cases and notes (e.g. why the C reference is missing).
 
     fastpg's kernels, the API and the C reference take the ``ROTATION`` batches of seeds SEED, SEED + 1, ...
-    in turn, so neither side can replay episodes its branch predictor has learned (on the AMD EPYC one
-    16-episode batch replayed over and over ran ~28 ns/step, fresh batches ~39, in C and in fastpg alike).
+    in turn, so neither side replays episodes the CPU has learned (on the AMD EPYC one 16-episode batch
+    replayed over and over ran ~28 ns/step, fresh batches ~39, in C and in fastpg alike; README "Speed").
     The Python comparator, ~200x slower, plays the first batch only.
     """
     theta, notes, seeds = SOLVED_THETA, [], tuple(range(SEED, SEED + ROTATION))

@@ -18,9 +18,7 @@ import math
 
 from .._jit import njit, prange, serial_and_parallel
 from .._rng import rng_next, rng_seed_episode
-from ..cartpole.kernels import (
-    cartpole_dynamics_left, cartpole_reward, cartpole_terminated,
-)
+from ..cartpole.kernels import cartpole_dynamics_left, cartpole_reward, cartpole_terminated
 from ..cartpole.spec import MAX_EPISODE_STEPS
 from ._policy import observe, policy_act, policy_weights, sigmoid, weights_logit
 from .options import PSI_FROM_START, PSI_FROM_STEP, PSI_TOTAL
