@@ -5,6 +5,7 @@ from __future__ import annotations
 MAX_SEED = 2**63 - 1  # seeds are non-negative 63-bit integers (SeedSequence entropy, JSON-safe)
 MAX_EPISODES = 10**6  # episodes in one batch, solve check or evaluation
 MAX_EPISODE_STEPS = 10**7  # truncation limit of one episode (CartPole-v1: 500)
+MAX_LATTICE_LEVELS = 31  # values per coordinate of a lattice of start states (31**4 < MAX_EPISODES)
 MAX_BATCH_BYTES = 1 << 30  # memory of one stored batch of trajectories and its estimator arrays
 MAX_THREADS = 1024  # Numba threads a run may ask for (it gets at most what Numba has)
 MAX_BUDGET = 2**62  # training budgets: episodes and env steps

@@ -39,6 +39,16 @@ def real_array(name: str, value, dtype=np.float64) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=dtype)
 
 
+def check_starts(starts) -> np.ndarray:
+    """Initial states as a new C-contiguous float64[m, 4] array, 1 <= m <= MAX_EPISODES, all finite."""
+    array = np.array(real_array("starts", starts))  # a writable copy: kernels are compiled for writable arrays
+    if array.ndim != 2 or array.shape[1] != 4 or not 1 <= array.shape[0] <= MAX_EPISODES:
+        raise ValueError(f"starts must have shape (m, 4) with 1 <= m <= {MAX_EPISODES}, got {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError("starts must be finite")
+    return array
+
+
 def check_int(name: str, value, low: int, high: int) -> int:
     """``value`` as an int if it is an integer (not a bool) in [low, high]."""
     if value.__class__ is int and low <= value <= high:  # the common case, without the ABC check

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import numpy as np
@@ -13,7 +14,10 @@ from fastpg.pg import engine, options
 from fastpg.training.config import FIELDS, TrainConfig, config_from_dict, load_config
 from fastpg.training.loop import train
 from fastpg._rng import episode_uniforms
-from fastpg.pg.evaluation import evaluate, evaluate_in_gymnasium, evaluate_in_gymnasium_modes, gymnasium_env
+from fastpg.cartpole.spec import start_lattice
+from fastpg.pg.evaluation import (
+    evaluate, evaluate_from, evaluate_in_gymnasium, evaluate_in_gymnasium_modes, gymnasium_env,
+)
 from fastpg.pg.policy import act_scalar, logit_scalar
 from fastpg.pg.natural import mean_kl, natural_step
 
@@ -48,6 +52,59 @@ def test_stop_below_stops_exactly_when_the_target_is_out_of_reach():
 def test_evaluate_bad_input(kwargs, error):
     with pytest.raises(error):
         evaluate(GOOD, **{"episodes": 3, **kwargs})
+
+
+def test_start_lattice_spans_the_start_box():
+    lattice = start_lattice(3)
+    assert lattice.shape == (81, 4) and lattice.dtype == np.float64 and lattice.flags.c_contiguous
+    assert lattice[0].tolist() == [-0.05] * 4 and lattice[40].tolist() == [0.0] * 4 and lattice[80].tolist() == [0.05] * 4
+    assert lattice[1].tolist() == [-0.05, -0.05, -0.05, 0.0]  # the last coordinate varies fastest
+    assert sorted(map(tuple, lattice.tolist())) == sorted(itertools.product([-0.05, 0.0, 0.05], repeat=4))
+    assert start_lattice(2).tolist() == [list(c) for c in itertools.product([-0.05, 0.05], repeat=4)]
+    assert start_lattice(1).tolist() == [[0.0] * 4]
+    for bad, error in ((0, ValueError), (32, ValueError), (2.0, ValueError), (True, ValueError)):
+        with pytest.raises(error, match="levels"):
+            start_lattice(bad)
+
+
+@pytest.mark.parametrize("greedy", [False, True])
+def test_evaluate_from_the_seeds_own_starts_is_evaluate(greedy):
+    theta = np.array([0.1, -0.5, -8.0, -2.0])
+    starts = engine.initial_states(24, 7)
+    assert starts.tolist() == np.random.default_rng(7).uniform(-0.05, 0.05, (24, 4)).tolist()  # Gymnasium's resets
+    for threads in (1, 2):
+        for stop in (None, 450.0):
+            a = evaluate(theta, 24, 7, greedy=greedy, threads=threads, stop_below=stop)
+            b = evaluate_from(theta, starts, 7, greedy=greedy, threads=threads, stop_below=stop)
+            assert a.returns.tolist() == b.returns.tolist() and a.lengths.tolist() == b.lengths.tolist()
+            assert (a.complete, a.episodes) == (b.complete, b.episodes)
+
+
+def test_evaluate_from_plays_each_start_as_gymnasium_does():
+    theta, lattice = np.array([0.3, -1.0, -9.0, -4.0]), start_lattice(2)
+    result = evaluate_from(theta, lattice, greedy=True)
+    env = gymnasium_env()
+    for start, length in zip(lattice, result.lengths):
+        env.reset(seed=0)
+        env.unwrapped.state = start.copy()
+        obs, steps, done = start.astype(np.float32), 0, False
+        while not done:
+            obs, _, terminated, truncated, _ = env.step(int(float(np.dot(theta, obs.astype(np.float64))) < 0.0))
+            steps, done = steps + 1, terminated or truncated
+        assert steps == length
+
+
+@pytest.mark.parametrize(("starts", "error", "match"), [
+    (np.zeros((0, 4)), ValueError, "shape"), (np.zeros((3, 5)), ValueError, "shape"), (np.zeros(4), ValueError, "shape"),
+    (np.full((2, 4), np.nan), ValueError, "finite"), (np.array([["a"] * 4]), TypeError, "real numbers"),
+    ([[0.0] * 4], None, None), (np.zeros((2, 4), dtype=np.float32), None, None),
+])
+def test_evaluate_from_checks_its_starts(starts, error, match):
+    if error is None:
+        assert evaluate_from(GOOD, starts).returns.shape == (len(starts),)
+    else:
+        with pytest.raises(error, match=match):
+            evaluate_from(GOOD, starts)
 
 
 def test_gymnasium_evaluation_refuses_changed_physics():

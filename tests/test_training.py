@@ -10,8 +10,8 @@ import pytest
 
 from fastpg.training import loop as training
 from fastpg.training.config import TrainConfig
-from fastpg.cartpole.spec import DEFAULT_PARAMS
-from fastpg.pg.evaluation import evaluate
+from fastpg.cartpole.spec import DEFAULT_PARAMS, start_lattice
+from fastpg.pg.evaluation import evaluate, evaluate_from
 from fastpg.training.metrics import read_metrics
 from fastpg.errors import RunFolderError
 from fastpg.errors import TrainingError
@@ -37,16 +37,16 @@ def same_bits(a, b) -> bool:
 def passes_the_solve_rule(theta, seed: int, update: int) -> tuple[bool, int]:
     """The rule recomputed on complete evaluations: (solved?, episodes the stopping checks would play)."""
     default = TrainConfig()
-    margin, n, k = default.solve_margin_se, default.eval_episodes, default.confirm_episodes
+    margin, n = default.solve_margin_se, default.eval_episodes
     check = evaluate(theta, n, training.derive_seed(seed, training.EVAL, update))
     if check.returns.mean() - margin * check.returns.std(ddof=1) / np.sqrt(n) < 475:
         return False, len(evaluate(theta, n, training.derive_seed(seed, training.EVAL, update),
                                    stop_below=475.0, margin_se=margin).returns)
-    strict = DEFAULT_PARAMS._replace(x_threshold=default.confirm_x_limit)  # the cart kept within the limit
-    confirmation = evaluate(theta, k, training.derive_seed(seed, training.CONFIRM, update), greedy=True, params=strict)
-    played = len(evaluate(theta, k, training.derive_seed(seed, training.CONFIRM, update), greedy=True, params=strict,
-                          stop_below=500.0).returns)
-    return bool((confirmation.returns == 500.0).all()), n + played
+    assert (default.confirm_lattice, default.confirm_episodes, default.confirm_time_margin) == (3, 0, 0.05)
+    longer = DEFAULT_PARAMS._replace(max_episode_steps=525)  # 5% past the time limit
+    confirmation = evaluate_from(theta, start_lattice(3), greedy=True, params=longer)
+    played = len(evaluate_from(theta, start_lattice(3), greedy=True, params=longer, stop_below=525.0).returns)
+    return bool((confirmation.returns == 525.0).all()), n + played
 
 
 @pytest.mark.parametrize("seed", [1, 8])  # 1: update 23 fails the margin; 8: update 27 passes the check
@@ -170,21 +170,26 @@ class Crash(Exception):
 
 
 def crash_when(crashes, config: TrainConfig, run) -> None:
-    """Train into ``run`` and crash (as a kill would) in the first ``evaluate`` call for which
-    ``crashes(episodes, kwargs)`` is true."""
-    real = training.evaluate
+    """Train into ``run`` and crash (as a kill would) in the first ``evaluate``/``evaluate_from`` call for
+    which ``crashes(episodes, kwargs)`` is true."""
+    real, real_from = training.evaluate, training.evaluate_from
 
     def flaky(theta, episodes, *args, **kwargs):
         if crashes(episodes, kwargs):
             raise Crash
         return real(theta, episodes, *args, **kwargs)
 
-    training.evaluate = flaky
+    def flaky_from(theta, starts, *args, **kwargs):
+        if crashes(len(starts), kwargs):
+            raise Crash
+        return real_from(theta, starts, *args, **kwargs)
+
+    training.evaluate, training.evaluate_from = flaky, flaky_from
     try:
         with pytest.raises(Crash):
             train(config, run)
     finally:
-        training.evaluate = real
+        training.evaluate, training.evaluate_from = real, real_from
 
 
 def crash_after(evaluations: int, config: TrainConfig, run) -> None:
@@ -288,6 +293,9 @@ def test_bad_options_are_refused_before_an_existing_run_is_touched(tmp_path):
     ({"kl_inner_lr": 0.0}, r"kl_inner_lr must be in \(0.0, "),
     ({"kl_dual_step": -1.0}, r"kl_dual_step must be in \[0.0, "),
     ({"kl_lambda_init": -1.0}, r"kl_lambda_init must be in \[0.0, "),
+    ({"confirm_lattice": 31, "confirm_episodes": 100_000}, r"would play 1023521 episodes \(confirm_lattice \*\* 4"),
+    ({"confirm_lattice": 32}, r"confirm_lattice must be in \[0, 31\]"),
+    ({"confirm_time_margin": -0.1}, r"confirm_time_margin must be in \[0.0, 10.0\]"),
 ])
 def test_cross_field_config_errors(changes, match):
     with pytest.raises(ValueError, match=match):
@@ -304,13 +312,56 @@ def test_a_kill_during_a_confirmation_resumes_bit_identical(tmp_path):
     assert {**resumed.solved_at, "seconds": 0} == {**reference.solved_at, "seconds": 0}
 
 
+OLD_RULE = {"confirm_lattice": 0, "confirm_episodes": 100, "confirm_time_margin": 0.0}  # 100 random starts, 500 steps
+LONGER = DEFAULT_PARAMS._replace(max_episode_steps=525)
+
+
+def greedy_failures(theta, starts=None, params=DEFAULT_PARAMS) -> list[int]:
+    """Indices of the greedy episodes that end before the time limit: from ``starts``, or 1000 random starts."""
+    play = evaluate(theta, 1000, 1, greedy=True, params=params) if starts is None else \
+        evaluate_from(theta, starts, greedy=True, params=params)
+    return np.flatnonzero(play.lengths < params.max_episode_steps).tolist()
+
+
+def test_the_lattice_confirmation_rejects_a_policy_that_drops_the_pole_from_the_edge_of_the_start_box():
+    """Seed 60110's θ after 28 episodes passes the old rule (100 random greedy episodes) but falls within
+    500 steps from 6 of the 81 lattice starts (and from 2 of 1000 random ones): the default trains on."""
+    old = train(TrainConfig(seed=60110, final_episodes=0, **OLD_RULE))
+    default = train(TrainConfig(seed=60110, final_episodes=0))
+    assert old.episodes == 28 and default.episodes == 32
+    assert greedy_failures(old.theta, start_lattice(3)) == [8, 18, 35, 45, 62, 72]
+    assert greedy_failures(old.theta) == [114, 632]
+    assert greedy_failures(default.theta, start_lattice(3), LONGER) == []
+
+
+def test_the_time_margin_rejects_a_policy_whose_cart_only_just_stays_in():
+    """Seed 10124's θ after 44 episodes keeps the pole up for 500 steps from all 81 lattice starts but not
+    for 525 from 2 of them, and falls within 500 steps from 2 of 1000 random starts: the default trains on."""
+    old = train(TrainConfig(seed=10124, final_episodes=0, **OLD_RULE))
+    default = train(TrainConfig(seed=10124, final_episodes=0))
+    assert old.episodes == 44 and default.episodes == 48
+    assert greedy_failures(old.theta, start_lattice(3)) == []
+    assert greedy_failures(old.theta, start_lattice(3), LONGER) == [9, 71]
+    assert greedy_failures(old.theta) == [14, 153]
+    assert greedy_failures(default.theta, start_lattice(3), LONGER) == []
+
+
 def test_the_confirmation_keeps_the_cart_within_confirm_x_limit():
-    """Seed 5's θ after 36 episodes passes the default confirmation (Gymnasium's env, |x| <= 2.4) but lets
-    the cart past 2.0 in one of its greedy episodes, so a run with confirm_x_limit = 2.0 trains on."""
-    default = train(TrainConfig(seed=5, final_episodes=0))
-    strict = train(TrainConfig(seed=5, final_episodes=0, confirm_x_limit=2.0))
-    assert default.solved_at and strict.solved_at and strict.episodes > default.episodes == 36
-    confirm_seed = training.derive_seed(5, training.CONFIRM, default.updates - 1)
-    assert (evaluate(default.theta, 100, confirm_seed, greedy=True).returns == 500.0).all()
-    limited = DEFAULT_PARAMS._replace(x_threshold=2.0)
-    assert (evaluate(default.theta, 100, confirm_seed, greedy=True, params=limited).returns < 500.0).any()
+    """Seed 13's θ after 28 episodes passes the default confirmation (|x| <= 2.4) but lets the cart past 2.0
+    from some lattice starts, so a run with confirm_x_limit = 2.0 trains on."""
+    default = train(TrainConfig(seed=13, final_episodes=0))
+    strict = train(TrainConfig(seed=13, final_episodes=0, confirm_x_limit=2.0))
+    assert default.solved_at and strict.solved_at and strict.episodes > default.episodes == 28
+    assert greedy_failures(default.theta, start_lattice(3), LONGER) == []
+    assert greedy_failures(default.theta, start_lattice(3), LONGER._replace(x_threshold=2.0)) != []
+
+
+def test_the_old_rule_is_the_confirmation_with_random_starts_only():
+    """confirm_lattice = 0, confirm_episodes = k, confirm_time_margin = 0: k greedy episodes from the random
+    starts of derive_seed(seed, CONFIRM, update), as the rule before the lattice played them."""
+    result = train(TrainConfig(seed=60110, final_episodes=0, **OLD_RULE))
+    for row in result.history:
+        seed = training.derive_seed(60110, training.CONFIRM, row["update"] - 1)
+        confirmed = evaluate(np.array(row["theta"]), 100, seed, greedy=True).mean_return
+        assert row["confirm_mean_return"] in (None, confirmed)
+    assert result.history[-1]["confirm_mean_return"] == 500.0

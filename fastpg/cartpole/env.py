@@ -15,7 +15,8 @@ from ..errors import InvalidActionError
 from .kernels import cartpole_step
 from .spec import (
     ANGLE_THRESHOLD, FORCE_MAG, GRAVITY, INTEGRATOR, INTEGRATORS, LENGTH, MASSCART, MASSPOLE, MAX_EPISODE_STEPS,
-    POLEMASS_LENGTH, SUTTON_BARTO_REWARD, TAU, TOTAL_MASS, X_THRESHOLD, CartPoleParams, make_params,
+    POLEMASS_LENGTH, RESET_HIGH, RESET_LOW, SUTTON_BARTO_REWARD, TAU, TOTAL_MASS, X_THRESHOLD, CartPoleParams,
+    make_params,
 )
 
 _RESET_OPTIONS = frozenset({"low", "high"})
@@ -212,7 +213,7 @@ def reset_bounds(options: dict | None) -> tuple[float, float]:
         unknown = set(options) - _RESET_OPTIONS
         if unknown:
             raise ValueError(f"unknown reset options {sorted(unknown)}; CartPole accepts {sorted(_RESET_OPTIONS)}")
-    low, high = utils.maybe_parse_reset_bounds(options, -0.05, 0.05)
+    low, high = utils.maybe_parse_reset_bounds(options, RESET_LOW, RESET_HIGH)
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"reset bounds must be finite, got low={low!r}, high={high!r}")
     return low, high

@@ -40,7 +40,7 @@ from ..limits import MAX_ENVS
 from ..validate import check_int, check_seed
 from ._fast import FAST_ANGLE_LIMIT, REFILL_EVERY, batch_reset, batch_rollout, batch_step
 from .kernels import cartpole_vector_reward
-from .spec import DEFAULT_PARAMS, CartPoleParams, params_array
+from .spec import DEFAULT_PARAMS, RESET_HIGH, RESET_LOW, CartPoleParams, params_array
 
 __all__ = ["FAST_ANGLE_LIMIT", "FastCartPoleBatch"]
 
@@ -90,7 +90,7 @@ class FastCartPoleBatch:
     """
 
     def __init__(self, num_envs: int, seed: int = 0, *, params: CartPoleParams = DEFAULT_PARAMS,
-                 exact: bool = False, threads: int = 1, low: float = -0.05, high: float = 0.05):
+                 exact: bool = False, threads: int = 1, low: float = RESET_LOW, high: float = RESET_HIGH):
         self.num_envs = check_int("num_envs", num_envs, 1, MAX_ENVS)
         if not isinstance(exact, bool):
             raise TypeError(f"exact must be a bool, got {type(exact).__name__}")

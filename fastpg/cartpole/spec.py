@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..limits import MAX_EPISODE_STEPS as MAX_EPISODE_LIMIT
+from ..limits import MAX_EPISODE_STEPS as MAX_EPISODE_LIMIT, MAX_LATTICE_LEVELS
 
 NAMESPACE = "fastpg"  # fastpg registers "fastpg/CartPole-v0" and "fastpg/CartPole-v1"
 
@@ -52,6 +52,9 @@ EULER = 0
 SEMI_IMPLICIT_EULER = 1
 INTEGRATORS = {"euler": EULER, "semi-implicit euler": SEMI_IMPLICIT_EULER}
 INTEGRATOR_NAMES = tuple(INTEGRATORS)
+
+# Gymnasium's reset draws each of the 4 state coordinates uniformly in [RESET_LOW, RESET_HIGH).
+RESET_LOW, RESET_HIGH = -0.05, 0.05
 
 # Indices into a state row (float64[4]) and an observation row (float32[4]).
 X, X_DOT, ANGLE, ANGLE_DOT = 0, 1, 2, 3
@@ -161,6 +164,18 @@ def params_array(params) -> np.ndarray:
     except TypeError:  # unhashable field values: validate without caching
         return check_params(params).as_array()
     return _checked_array(params)
+
+
+def start_lattice(levels: int) -> np.ndarray:
+    """float64[levels**4, 4]: every state whose coordinates each take one of ``levels`` evenly spaced values
+    from RESET_LOW to RESET_HIGH (both included), in C order (the last coordinate varies fastest).
+
+    With 3 levels: the 16 corners of the start box, the centres of its edges and faces, and its centre.
+    """
+    if isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels <= MAX_LATTICE_LEVELS:
+        raise ValueError(f"levels must be an int in [1, {MAX_LATTICE_LEVELS}], got {levels!r}")
+    values = np.linspace(RESET_LOW, RESET_HIGH, levels) if levels > 1 else np.zeros(1)
+    return np.stack(np.meshgrid(values, values, values, values, indexing="ij"), axis=-1).reshape(-1, 4)
 
 
 DEFAULT_PARAMS = make_params()

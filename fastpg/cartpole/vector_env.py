@@ -13,7 +13,7 @@ from gymnasium.vector.utils import batch_space
 from ..errors import InvalidActionError
 from ._vector import actions_valid, vector_reset_rows, vector_step
 from .env import Constant, PhysicsAttributes, gymnasium_dynamics, observation_space, reset_bounds
-from .spec import make_params
+from .spec import RESET_HIGH, RESET_LOW, make_params
 
 
 def _reset_mask(options: dict, num_envs: int) -> np.ndarray:
@@ -88,7 +88,7 @@ class CartPoleVectorEnv(PhysicsAttributes, VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.single_observation_space = observation_space(params)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.low, self.high = -0.05, 0.05
+        self.low, self.high = RESET_LOW, RESET_HIGH
         self.steps_beyond_terminated = None
         self._states = np.zeros((num_envs, 4))  # float64[N, 4]: the kernels' buffer, never handed out
         self._state_obj: Any = None  # what ``state`` is until the next step (None: not made yet)

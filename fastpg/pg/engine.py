@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._jit import max_threads, numba_threads
-from ..cartpole.spec import DEFAULT_PARAMS, CartPoleParams, params_array
+from ..cartpole.spec import DEFAULT_PARAMS, RESET_HIGH, RESET_LOW, CartPoleParams, params_array
 from ..limits import MAX_BATCH_BYTES, MAX_THREADS
 from ..validate import check_episodes, check_gamma, check_int, check_seed, check_theta
 from . import _estimators as est
@@ -153,8 +153,16 @@ def batch_start(theta, episodes, seed, params):
     check_seed(seed)
     array = params_array(params)
     states0 = np.empty((episodes, 4))
-    key = batch_seed(seed, -0.05, 0.05, states0)  # NumPy's default_rng(seed) draws, bit for bit, ~10x faster
+    key = batch_seed(seed, RESET_LOW, RESET_HIGH, states0)  # NumPy's default_rng(seed) draws, bit for bit, ~10x faster
     return theta, params, array, states0, np.uint64(key)
+
+
+def initial_states(episodes: int, seed: int) -> np.ndarray:
+    """float64[episodes, 4]: the initial states of the ``episodes`` episodes of a batch seeded ``seed``."""
+    check_episodes(episodes)
+    states0 = np.empty((episodes, 4))
+    batch_seed(check_seed(seed), RESET_LOW, RESET_HIGH, states0)
+    return states0
 
 
 def rollout(theta, episodes: int, seed: int, *, params: CartPoleParams = DEFAULT_PARAMS, greedy: bool = False,

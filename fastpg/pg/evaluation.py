@@ -20,8 +20,8 @@ from gymnasium.utils.seeding import np_random
 
 from .._jit import numba_threads
 from .._rng import episode_uniforms
-from ..cartpole.spec import DEFAULT_PARAMS, CartPoleParams, spec_of
-from ..validate import check_episodes
+from ..cartpole.spec import DEFAULT_PARAMS, RESET_HIGH, RESET_LOW, CartPoleParams, spec_of
+from ..validate import check_episodes, check_starts
 from ._evaluation import play_chunks_until_out_of_reach, play_until_out_of_reach
 from ._rollout import play_batch, play_batch_serial
 from .engine import batch_start, check_threads
@@ -80,13 +80,38 @@ def evaluate(theta, episodes: int = 100, seed: int = 0, *, greedy: bool = False,
     they are played 4k at a time, with the same stop and returns as on one thread.
     """
     check_episodes(episodes)
+    _check_stop(stop_below, margin_se)
+    threads = check_threads(threads)
+    theta, params, p, states0, key = batch_start(theta, episodes, seed, params)
+    return _play(theta, states0, key, params, p, greedy, threads, stop_below, margin_se)
+
+
+def evaluate_from(theta, starts, seed: int = 0, *, greedy: bool = False, params: CartPoleParams = DEFAULT_PARAMS,
+                  threads: int = 1, stop_below: float | None = None, margin_se: float = 0.0) -> Evaluation:
+    """:func:`evaluate` with given initial states: one episode from each row of ``starts`` (float64[m, 4],
+    e.g. ``fastpg.cartpole.spec.start_lattice(3)``), in order.
+
+    Episode i samples its actions from stream i of ``seed``, as episode i of ``evaluate(theta, m, seed)``
+    does: ``evaluate_from(theta, engine.initial_states(m, seed), seed)`` is ``evaluate(theta, m, seed)``.
+    """
+    starts = check_starts(starts)
+    _check_stop(stop_below, margin_se)
+    threads = check_threads(threads)
+    theta, params, p, _, key = batch_start(theta, starts.shape[0], seed, params)
+    return _play(theta, starts, key, params, p, greedy, threads, stop_below, margin_se)
+
+
+def _check_stop(stop_below, margin_se) -> None:
     if stop_below is not None and (isinstance(stop_below, bool) or not isinstance(stop_below, numbers.Real)
                                    or not math.isfinite(stop_below)):
         raise ValueError(f"stop_below must be a finite number, got {stop_below!r}")
     if isinstance(margin_se, bool) or not isinstance(margin_se, numbers.Real) or not 0 <= margin_se < math.inf:
         raise ValueError(f"margin_se must be a finite number >= 0, got {margin_se!r}")
-    threads = check_threads(threads)
-    theta, params, p, states0, key = batch_start(theta, episodes, seed, params)
+
+
+def _play(theta, states0, key, params, p, greedy, threads, stop_below, margin_se) -> Evaluation:
+    """Play one episode from each row of ``states0`` (inputs validated) and return their Evaluation."""
+    episodes = states0.shape[0]
     rng = np.empty((episodes, 4), dtype=np.uint64)
     lengths, returns = np.zeros(episodes, dtype=np.int64), np.zeros(episodes)
     played = episodes
@@ -168,7 +193,7 @@ def evaluate_in_gymnasium_modes(theta, episodes: int, seed: int, modes: tuple[bo
     lengths, returns = np.zeros(columns, dtype=np.int64), np.zeros(columns)
     try:
         env.reset(seed=seed)
-        starts = np_random(seed)[0].uniform(-0.05, 0.05, size=(episodes, 4))
+        starts = np_random(seed)[0].uniform(RESET_LOW, RESET_HIGH, size=(episodes, 4))
         env.state = np.ascontiguousarray(np.tile(starts, (len(modes), 1)).T)
         obs, live, t = env.state.T.astype(np.float32), np.ones(columns, dtype=np.bool_), 0
         while live.any():

@@ -99,9 +99,16 @@ class TrainConfig:
     solve_threshold: float = _f(475.0, "mean evaluation return that counts as solved", low=-1e9, high=1e9)
     solve_margin_se: float = _f(4.0, "the solve check passes when its mean return minus this many standard errors "
                                      "(sample std / sqrt(eval_episodes)) is >= solve_threshold", low=0.0, high=100.0)
-    confirm_episodes: int = _f(100, "greedy episodes of the confirmation: a passed solve check counts only if the "
-                                    "greedy policy also reaches the maximum return in each of this many fresh "
-                                    "episodes (0 = no confirmation)", low=0, high=limits.MAX_EPISODES)
+    confirm_lattice: int = _f(3, "the confirmation: a passed solve check counts only if the greedy policy also "
+                                 "holds the pole from every start of the lattice with this many values per "
+                                 "coordinate, from -0.05 to 0.05 (3: 81 starts, the corners, edges and centre of "
+                                 "the env's start box, where drifting policies fail first; 0 = none)", low=0,
+                              high=limits.MAX_LATTICE_LEVELS)
+    confirm_episodes: int = _f(0, "the confirmation's further greedy episodes from fresh random starts", low=0,
+                               high=limits.MAX_EPISODES)
+    confirm_time_margin: float = _f(0.05, "the confirmation's episodes must last this fraction past the env's time "
+                                          "limit (0.05: 525 steps in CartPole-v1), so a policy whose cart only "
+                                          "just stays in does not pass", low=0.0, high=10.0)
     confirm_x_limit: float = _f(2.4, "cart-position limit (m) of the confirmation: its greedy episodes fail once "
                                      "|x| > this; below the env's own 2.4, a policy that lets the cart drift "
                                      "toward the edge does not pass", low=0.0, high=100.0, low_open=True)
@@ -125,6 +132,9 @@ class TrainConfig:
             raise ValueError(f"solve_threshold {self.solve_threshold} can never be reached: {self.env} episodes end "
                              f"after {spec.max_episode_steps} steps (Gymnasium's threshold for it is "
                              f"{spec.reward_threshold:g})")
+        if self.confirm_lattice ** 4 + self.confirm_episodes > limits.MAX_EPISODES:
+            raise ValueError(f"the confirmation would play {self.confirm_lattice ** 4 + self.confirm_episodes} "
+                             f"episodes (confirm_lattice ** 4 + confirm_episodes); the limit is {limits.MAX_EPISODES}")
         if self.optimizer == "kl_penalty" and self.reuse_batches:
             raise ValueError("optimizer 'kl_penalty' maximizes the surrogate of the current batch only; set "
                              "reuse_batches = 0")

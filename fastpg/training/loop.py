@@ -1,8 +1,8 @@
 """Scripted training: ``train(config) -> TrainResult``, with checkpoints, metrics and a solve check.
 
 Randomness: update k rolls out its batch with seed ``derive_seed(config.seed, TRAIN, k)``,
-checks "solved?" with ``derive_seed(config.seed, EVAL, k)`` and confirms a passed check with
-``derive_seed(config.seed, CONFIRM, k)``; the final evaluation uses
+checks "solved?" with ``derive_seed(config.seed, EVAL, k)`` and draws the confirmation's random
+starts (if any) with ``derive_seed(config.seed, CONFIRM, k)``; the final evaluation uses
 ``derive_seed(config.seed, FINAL, 0)``. The generator state is therefore the update counter,
 which the checkpoint stores: a resumed run ends with a θ bit-identical to an uninterrupted one
 (unless a ``max_seconds`` budget stops them at different points).
@@ -24,7 +24,8 @@ from ..export.policy_io import save_policy
 from ..files import write_json
 from ..pg import engine
 from ..pg._seeding import seed_sequence_word
-from ..pg.evaluation import best_return, evaluate, evaluate_in_gymnasium_modes
+from ..cartpole.spec import start_lattice
+from ..pg.evaluation import best_return, evaluate, evaluate_from, evaluate_in_gymnasium_modes
 from ..pg.kl_penalty import DualState, kl_penalty_step
 from ..pg.natural import natural_step
 from ..pg.offpolicy import importance_weights, offpolicy_gradient, reweighted_gradient
@@ -168,7 +169,7 @@ def _check_counters(config: TrainConfig, update: int, episodes: int, steps: int,
     if episodes != update * m or not episodes <= steps <= episodes * horizon:
         raise ValueError(f"update {update}, episodes {episodes} and steps {steps} are not counters of a run with "
                          f"batches of {m} episodes of at most {horizon} steps")
-    if eval_episodes > update * (config.eval_episodes + config.confirm_episodes):
+    if eval_episodes > update * (config.eval_episodes + config.confirm_lattice ** 4 + config.confirm_episodes):
         raise ValueError(f"eval_episodes {eval_episodes} is more than {update} updates' solve checks can play")
     budgets = [("max_episodes", config.max_episodes, episodes), ("max_steps", config.max_steps, steps)]
     for name, budget, done in budgets:
@@ -235,25 +236,36 @@ def _penalty_step(config: TrainConfig, state: _State, estimate: engine.GradientE
     return step.theta - state.theta, step.kl
 
 
-def _solve_check(config: TrainConfig, state: _State, params) -> tuple[Any, Any, bool]:
+def confirmation_params(config: TrainConfig, params):
+    """The env of the confirmation's episodes: ``params`` with the time limit ``confirm_time_margin`` longer
+    (rounded to a step) and the cart-position limit at most ``confirm_x_limit``."""
+    extra = round(config.confirm_time_margin * params.max_episode_steps)
+    return params._replace(x_threshold=min(params.x_threshold, config.confirm_x_limit),
+                           max_episode_steps=params.max_episode_steps + extra)
+
+
+def _solve_check(config: TrainConfig, state: _State, params, lattice: np.ndarray) -> tuple[Any, Any, bool]:
     """Is θ after update ``state.update - 1`` solved? Returns (check, confirmation or None, solved).
 
     The check plays ``eval_episodes`` fresh stochastic episodes and passes if their mean return
-    minus ``solve_margin_se`` standard errors is >= ``solve_threshold``; a passed check is confirmed
-    by ``confirm_episodes`` fresh greedy episodes that must each reach the maximum return with the
-    cart within ``confirm_x_limit`` of the centre. Both stop as soon as they can no longer pass;
+    minus ``solve_margin_se`` standard errors is >= ``solve_threshold``. A passed check is confirmed
+    by greedy episodes from each start of ``lattice`` (``start_lattice(confirm_lattice)``), then
+    from ``confirm_episodes`` fresh random starts: each must reach the maximum return in
+    ``confirmation_params``' env. Both stop as soon as they can no longer pass;
     ``state.eval_episodes`` counts the episodes they play.
     """
     update, threshold = state.update - 1, config.solve_threshold
     check = evaluate(state.theta, config.eval_episodes, derive_seed(config.seed, EVAL, update), params=params,
                      threads=config.threads, stop_below=threshold, margin_se=config.solve_margin_se)
     solved, confirmation = check.solved(threshold, config.solve_margin_se), None
-    if solved and config.confirm_episodes:
-        best, strict = best_return(params), params._replace(x_threshold=min(params.x_threshold,
-                                                                             config.confirm_x_limit))
-        confirmation = evaluate(state.theta, config.confirm_episodes, derive_seed(config.seed, CONFIRM, update),
-                                greedy=True, params=strict, threads=config.threads, stop_below=best)
-        solved = confirmation.solved(best)
+    if solved and lattice.shape[0] + config.confirm_episodes:
+        seed, strict = derive_seed(config.seed, CONFIRM, update), confirmation_params(config, params)
+        starts = lattice
+        if config.confirm_episodes:
+            starts = np.concatenate((lattice, engine.initial_states(config.confirm_episodes, seed)))
+        confirmation = evaluate_from(state.theta, starts, seed, greedy=True, params=strict, threads=config.threads,
+                                     stop_below=best_return(strict))
+        solved = confirmation.solved(best_return(strict))
     state.eval_episodes += len(check.returns) + (len(confirmation.returns) if confirmation else 0)
     return check, confirmation, solved
 
@@ -321,6 +333,7 @@ def _train(config: TrainConfig, run_dir: Path | None, checkpoint: dict[str, Any]
             metrics.sync()
             write_json(run_dir / CHECKPOINT_FILE, {**state.to_checkpoint(), "config_sha256": config_hash(config)})
 
+    lattice = start_lattice(config.confirm_lattice) if config.confirm_lattice else np.empty((0, 4))
     load_start = time.perf_counter()
     warm = config.replace(batch_size=min(2, config.batch_size))  # 2 episodes: a leave-one-out baseline needs them
     _estimate(warm, state.theta, 0, params)  # load (or compile) the kernels untimed
@@ -354,7 +367,7 @@ def _train(config: TrainConfig, run_dir: Path | None, checkpoint: dict[str, Any]
             state.update += 1
             state.episodes += config.batch_size
             state.steps += estimate.steps
-            evaluation, confirmation, solved = _solve_check(config, state, params)
+            evaluation, confirmation, solved = _solve_check(config, state, params, lattice)
             state.seconds = base_seconds + time.perf_counter() - start
             if state.solved_at is None and solved:
                 state.solved_at = {"update": state.update, "episodes": state.episodes, "steps": state.steps,

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from fastpg import DEFAULT_PARAMS, TrainConfig, evaluate, make_params
+from fastpg import DEFAULT_PARAMS, TrainConfig, evaluate, evaluate_from, make_params, start_lattice
 from fastpg.cartpole import kernels
 from fastpg.cartpole.fast import FastCartPoleBatch
 from fastpg.errors import FastpgError
@@ -144,6 +144,20 @@ def test_evaluate(theta, episodes, seed, greedy, params, stop_below, threads):
                                          threads=threads))
     if not isinstance(result, BaseException):
         assert result.returns.shape[0] <= episodes and np.isfinite(result.returns).all()
+
+
+STARTS = st.one_of(hnp.arrays(np.float64, st.tuples(st.integers(1, 6), st.just(4)), elements=st.floats(-0.3, 0.3)),
+                   arrays(elements=FLOATS), JUNK, st.integers(1, 4).map(start_lattice))
+
+
+@given(thetas(), STARTS, st.one_of(INTS, JUNK), st.one_of(st.booleans(), JUNK), PARAMS,
+       st.one_of(st.none(), FLOATS, JUNK), st.one_of(st.integers(1, 3), INTS))
+@fuzz(1000)
+def test_evaluate_from(theta, starts, seed, greedy, params, stop_below, threads):
+    result = documented(lambda: evaluate_from(theta, starts, seed, greedy=greedy, params=params,
+                                              stop_below=stop_below, threads=threads))
+    if not isinstance(result, BaseException):
+        assert result.returns.shape[0] <= len(starts) and np.isfinite(result.returns).all()
 
 
 @given(st.integers(0, 30), st.one_of(arrays(elements=FLOATS), JUNK), st.one_of(arrays(elements=FLOATS), JUNK),
