@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -15,6 +16,7 @@ from fastpg.pg.evaluation import evaluate, evaluate_from
 from fastpg.training.metrics import read_metrics
 from fastpg.errors import RunFolderError
 from fastpg.errors import TrainingError
+from fastpg.pg import engine
 from fastpg.training.loop import train
 
 QUICK = TrainConfig(seed=3, final_episodes=0, checkpoint_every=2)
@@ -42,11 +44,20 @@ def passes_the_solve_rule(theta, seed: int, update: int) -> tuple[bool, int]:
     if check.returns.mean() - margin * check.returns.std(ddof=1) / np.sqrt(n) < 475:
         return False, len(evaluate(theta, n, training.derive_seed(seed, training.EVAL, update),
                                    stop_below=475.0, margin_se=margin).returns)
-    assert (default.confirm_lattice, default.confirm_episodes, default.confirm_time_margin) == (3, 0, 0.05)
+    assert (default.confirm_lattice, default.confirm_jitter, default.confirm_episodes,
+            default.confirm_time_margin) == (3, 0.05, 0, 0.05)
+    starts = jittered_lattice(seed, update)
     longer = DEFAULT_PARAMS._replace(max_episode_steps=525)  # 5% past the time limit
-    confirmation = evaluate_from(theta, start_lattice(3), greedy=True, params=longer)
-    played = len(evaluate_from(theta, start_lattice(3), greedy=True, params=longer, stop_below=525.0).returns)
+    confirmation = evaluate_from(theta, starts, greedy=True, params=longer)
+    played = len(evaluate_from(theta, starts, greedy=True, params=longer, stop_below=525.0).returns)
     return bool((confirmation.returns == 525.0).all()), n + played
+
+
+def jittered_lattice(seed: int, update: int) -> np.ndarray:
+    """The default confirmation's 81 starts, rebuilt with itertools and NumPy's generator."""
+    lattice = np.array(list(itertools.product([-0.05, 0.0, 0.05], repeat=4)))
+    u = np.random.default_rng(training.derive_seed(seed, training.JITTER, update)).uniform(0.0, 1.0, (81, 4))
+    return lattice * (1.0 - 0.05 * u)
 
 
 @pytest.mark.parametrize("seed", [1, 8])  # 1: update 23 fails the margin; 8: update 27 passes the check
@@ -296,6 +307,7 @@ def test_bad_options_are_refused_before_an_existing_run_is_touched(tmp_path):
     ({"confirm_lattice": 31, "confirm_episodes": 100_000}, r"would play 1023521 episodes \(confirm_lattice \*\* 4"),
     ({"confirm_lattice": 32}, r"confirm_lattice must be in \[0, 31\]"),
     ({"confirm_time_margin": -0.1}, r"confirm_time_margin must be in \[0.0, 10.0\]"),
+    ({"confirm_jitter": 1.5}, r"confirm_jitter must be in \[0.0, 1.0\]"),
 ])
 def test_cross_field_config_errors(changes, match):
     with pytest.raises(ValueError, match=match):
@@ -354,6 +366,31 @@ def test_the_confirmation_keeps_the_cart_within_confirm_x_limit():
     assert default.solved_at and strict.solved_at and strict.episodes > default.episodes == 28
     assert greedy_failures(default.theta, start_lattice(3), LONGER) == []
     assert greedy_failures(default.theta, start_lattice(3), LONGER._replace(x_threshold=2.0)) != []
+
+
+def test_confirmation_starts_are_the_jittered_lattice_then_the_random_starts():
+    config = TrainConfig(seed=9, confirm_episodes=5)
+    lattice = start_lattice(3)
+    starts = training.confirmation_starts(config, 12, lattice)
+    assert starts.tolist() == np.concatenate((jittered_lattice(9, 12), engine.initial_states(
+        5, training.derive_seed(9, training.CONFIRM, 12)))).tolist()
+    edge = np.abs(starts[:81])[lattice != 0.0]
+    assert ((0.0475 < edge) & (edge <= 0.05)).all() and (starts[:81][lattice == 0.0] == 0.0).all()
+    assert not np.array_equal(starts, training.confirmation_starts(config, 13, lattice))  # new at every update
+    exact = training.confirmation_starts(config.replace(confirm_jitter=0.0, confirm_episodes=0), 12, lattice)
+    assert exact.tolist() == lattice.tolist()
+
+
+def test_the_jitter_frees_a_policy_that_training_no_longer_moves():
+    """Seed 222 reaches a θ whose training episodes all last 500 steps, so its gradient is 0 and θ stops
+    moving, and whose greedy play falls from some exact lattice starts: with the exact lattice the run
+    never solves; with the default jitter the same starts are not replayed and it solves at 192."""
+    exact = train(TrainConfig(seed=222, final_episodes=0, confirm_jitter=0.0, max_episodes=400))
+    last = exact.history[-50:]
+    assert exact.solved_at is None and all(r["min_return"] == 500.0 for r in last)
+    assert np.ptp([r["theta"] for r in last], axis=0).max() < 1e-6
+    assert all(r["eval_mean_return"] is not None and r["confirm_mean_return"] is None for r in last)
+    assert train(TrainConfig(seed=222, final_episodes=0)).solved_at["episodes"] == 192
 
 
 def test_the_old_rule_is_the_confirmation_with_random_starts_only():

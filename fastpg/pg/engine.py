@@ -159,10 +159,15 @@ def batch_start(theta, episodes, seed, params):
 
 def initial_states(episodes: int, seed: int) -> np.ndarray:
     """float64[episodes, 4]: the initial states of the ``episodes`` episodes of a batch seeded ``seed``."""
-    check_episodes(episodes)
-    states0 = np.empty((episodes, 4))
-    batch_seed(check_seed(seed), RESET_LOW, RESET_HIGH, states0)
-    return states0
+    return seeded_uniforms(episodes, seed, RESET_LOW, RESET_HIGH)
+
+
+def seeded_uniforms(rows: int, seed: int, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+    """float64[rows, 4]: ``np.random.default_rng(seed).uniform(low, high, (rows, 4))``, drawn in a kernel."""
+    check_episodes(rows, "rows")
+    out = np.empty((rows, 4))
+    batch_seed(check_seed(seed), float(low), float(high), out)
+    return out
 
 
 def rollout(theta, episodes: int, seed: int, *, params: CartPoleParams = DEFAULT_PARAMS, greedy: bool = False,

@@ -104,6 +104,10 @@ class TrainConfig:
                                  "coordinate, from -0.05 to 0.05 (3: 81 starts, the corners, edges and centre of "
                                  "the env's start box, where drifting policies fail first; 0 = none)", low=0,
                               high=limits.MAX_LATTICE_LEVELS)
+    confirm_jitter: float = _f(0.05, "each coordinate of each lattice start is scaled by its own random factor in "
+                                     "(1 - this, 1], fresh at every update: the starts stay at the box's edge, and "
+                                     "a policy that training no longer changes is not judged on the same starts "
+                                     "forever (0 = the exact lattice)", low=0.0, high=1.0)
     confirm_episodes: int = _f(0, "the confirmation's further greedy episodes from fresh random starts", low=0,
                                high=limits.MAX_EPISODES)
     confirm_time_margin: float = _f(0.05, "the confirmation's episodes must last this fraction past the env's time "

@@ -1,8 +1,9 @@
 """Scripted training: ``train(config) -> TrainResult``, with checkpoints, metrics and a solve check.
 
 Randomness: update k rolls out its batch with seed ``derive_seed(config.seed, TRAIN, k)``,
-checks "solved?" with ``derive_seed(config.seed, EVAL, k)`` and draws the confirmation's random
-starts (if any) with ``derive_seed(config.seed, CONFIRM, k)``; the final evaluation uses
+checks "solved?" with ``derive_seed(config.seed, EVAL, k)``, moves the confirmation's lattice
+starts with ``derive_seed(config.seed, JITTER, k)`` and draws its random starts (if any) with
+``derive_seed(config.seed, CONFIRM, k)``; the final evaluation uses
 ``derive_seed(config.seed, FINAL, 0)``. The generator state is therefore the update counter,
 which the checkpoint stores: a resumed run ends with a θ bit-identical to an uninterrupted one
 (unless a ``max_seconds`` budget stops them at different points).
@@ -10,6 +11,7 @@ which the checkpoint stores: a resumed run ends with a θ bit-identical to an un
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ from .progress import ProgressBar
 from .runs import (CHECKPOINT_FILE, CHECKPOINT_FORMAT, POLICY_FILE, RESULT_FILE, metrics_path, policy_metadata,
                    release_run, resume_run, start_run)
 
-TRAIN, EVAL, FINAL, CONFIRM = 0, 1, 2, 3
+TRAIN, EVAL, FINAL, CONFIRM, JITTER = 0, 1, 2, 3, 4
 SOLVED_AT_KEYS = ("update", "episodes", "steps", "seconds", "eval_episodes")
 
 
@@ -236,6 +238,14 @@ def _penalty_step(config: TrainConfig, state: _State, estimate: engine.GradientE
     return step.theta - state.theta, step.kl
 
 
+@functools.lru_cache(maxsize=8)
+def _lattice(levels: int) -> np.ndarray:
+    """``start_lattice(levels)`` (float64[0, 4] for 0), built once per process and read-only."""
+    starts = start_lattice(levels) if levels else np.empty((0, 4))
+    starts.setflags(write=False)
+    return starts
+
+
 def confirmation_params(config: TrainConfig, params):
     """The env of the confirmation's episodes: ``params`` with the time limit ``confirm_time_margin`` longer
     (rounded to a step) and the cart-position limit at most ``confirm_x_limit``."""
@@ -244,13 +254,32 @@ def confirmation_params(config: TrainConfig, params):
                            max_episode_steps=params.max_episode_steps + extra)
 
 
+def confirmation_starts(config: TrainConfig, update: int, lattice: np.ndarray) -> np.ndarray:
+    """float64[L + confirm_episodes, 4]: the confirmation's starts after update ``update``.
+
+    First the L starts of ``lattice`` (``start_lattice(confirm_lattice)``), each coordinate scaled
+    by its own factor 1 - ``confirm_jitter`` * u, u uniform in [0, 1) from ``derive_seed(seed,
+    JITTER, update)``; then ``confirm_episodes`` random starts from ``derive_seed(seed, CONFIRM,
+    update)``, as ``evaluate`` draws them. The jitter keeps the starts at the box's edge but new at
+    every update, so a policy that training no longer changes is not judged on the same starts
+    forever.
+    """
+    starts = lattice
+    if config.confirm_jitter and lattice.shape[0]:
+        u = engine.seeded_uniforms(lattice.shape[0], derive_seed(config.seed, JITTER, update))
+        starts = lattice * (1.0 - config.confirm_jitter * u)
+    if config.confirm_episodes:
+        random = engine.initial_states(config.confirm_episodes, derive_seed(config.seed, CONFIRM, update))
+        starts = np.concatenate((starts, random))
+    return starts
+
+
 def _solve_check(config: TrainConfig, state: _State, params, lattice: np.ndarray) -> tuple[Any, Any, bool]:
     """Is θ after update ``state.update - 1`` solved? Returns (check, confirmation or None, solved).
 
     The check plays ``eval_episodes`` fresh stochastic episodes and passes if their mean return
     minus ``solve_margin_se`` standard errors is >= ``solve_threshold``. A passed check is confirmed
-    by greedy episodes from each start of ``lattice`` (``start_lattice(confirm_lattice)``), then
-    from ``confirm_episodes`` fresh random starts: each must reach the maximum return in
+    by greedy episodes from each of ``confirmation_starts``: each must reach the maximum return in
     ``confirmation_params``' env. Both stop as soon as they can no longer pass;
     ``state.eval_episodes`` counts the episodes they play.
     """
@@ -259,12 +288,9 @@ def _solve_check(config: TrainConfig, state: _State, params, lattice: np.ndarray
                      threads=config.threads, stop_below=threshold, margin_se=config.solve_margin_se)
     solved, confirmation = check.solved(threshold, config.solve_margin_se), None
     if solved and lattice.shape[0] + config.confirm_episodes:
-        seed, strict = derive_seed(config.seed, CONFIRM, update), confirmation_params(config, params)
-        starts = lattice
-        if config.confirm_episodes:
-            starts = np.concatenate((lattice, engine.initial_states(config.confirm_episodes, seed)))
-        confirmation = evaluate_from(state.theta, starts, seed, greedy=True, params=strict, threads=config.threads,
-                                     stop_below=best_return(strict))
+        strict = confirmation_params(config, params)
+        confirmation = evaluate_from(state.theta, confirmation_starts(config, update, lattice), greedy=True,
+                                     params=strict, threads=config.threads, stop_below=best_return(strict))
         solved = confirmation.solved(best_return(strict))
     state.eval_episodes += len(check.returns) + (len(confirmation.returns) if confirmation else 0)
     return check, confirmation, solved
@@ -333,7 +359,7 @@ def _train(config: TrainConfig, run_dir: Path | None, checkpoint: dict[str, Any]
             metrics.sync()
             write_json(run_dir / CHECKPOINT_FILE, {**state.to_checkpoint(), "config_sha256": config_hash(config)})
 
-    lattice = start_lattice(config.confirm_lattice) if config.confirm_lattice else np.empty((0, 4))
+    lattice = _lattice(config.confirm_lattice)
     load_start = time.perf_counter()
     warm = config.replace(batch_size=min(2, config.batch_size))  # 2 episodes: a leave-one-out baseline needs them
     _estimate(warm, state.theta, 0, params)  # load (or compile) the kernels untimed
