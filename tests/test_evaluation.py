@@ -62,9 +62,22 @@ def test_start_lattice_spans_the_start_box():
     assert sorted(map(tuple, lattice.tolist())) == sorted(itertools.product([-0.05, 0.0, 0.05], repeat=4))
     assert start_lattice(2).tolist() == [list(c) for c in itertools.product([-0.05, 0.05], repeat=4)]
     assert start_lattice(1).tolist() == [[0.0] * 4]
-    for bad, error in ((0, ValueError), (32, ValueError), (2.0, ValueError), (True, ValueError)):
+    assert start_lattice(np.int64(2)).shape == (16, 4)
+    for bad, error in ((0, ValueError), (32, ValueError), (2.0, TypeError), (True, TypeError)):
         with pytest.raises(error, match="levels"):
             start_lattice(bad)
+
+
+def test_seeded_uniforms_are_numpys_draws():
+    assert engine.seeded_uniforms(7, 11).tolist() == np.random.default_rng(11).uniform(0.0, 1.0, (7, 4)).tolist()
+    assert engine.seeded_uniforms(3, 2, -2.0, 5.0).tolist() == \
+        np.random.default_rng(2).uniform(-2.0, 5.0, (3, 4)).tolist()
+    for kwargs, error in (({"rows": 0}, ValueError), ({"low": math.nan}, ValueError), ({"low": 2.0}, ValueError),
+                          ({"high": "1"}, TypeError), ({"seed": -1}, ValueError)):
+        with pytest.raises(error):
+            engine.seeded_uniforms(**{"rows": 2, "seed": 0, "low": 0.0, "high": 1.0, **kwargs})
+    with pytest.raises(ValueError, match="episodes"):
+        engine.initial_states(0, 1)
 
 
 @pytest.mark.parametrize("greedy", [False, True])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fastpg.training import loop as training
-from fastpg.training.config import TrainConfig
+from fastpg.training.config import TrainConfig, load_config
 from fastpg.cartpole.spec import DEFAULT_PARAMS, start_lattice
 from fastpg.pg.evaluation import evaluate, evaluate_from
 from fastpg.training.metrics import read_metrics
@@ -308,10 +308,12 @@ def test_bad_options_are_refused_before_an_existing_run_is_touched(tmp_path):
     ({"confirm_lattice": 32}, r"confirm_lattice must be in \[0, 31\]"),
     ({"confirm_time_margin": -0.1}, r"confirm_time_margin must be in \[0.0, 10.0\]"),
     ({"confirm_jitter": 1.5}, r"confirm_jitter must be in \[0.0, 1.0\]"),
+    ({"confirm_lattice": 31, "confirm_episodes": 76480}, r"would play 1000001 episodes"),
 ])
 def test_cross_field_config_errors(changes, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**changes)
+    assert TrainConfig(confirm_lattice=31, confirm_episodes=76479).confirm_episodes == 76479  # 31**4 + 76479 = 10**6
 
 
 def test_a_kill_during_a_confirmation_resumes_bit_identical(tmp_path):
@@ -360,25 +362,47 @@ def test_the_time_margin_rejects_a_policy_whose_cart_only_just_stays_in():
 
 def test_the_confirmation_keeps_the_cart_within_confirm_x_limit():
     """Seed 13's θ after 28 episodes passes the default confirmation (|x| <= 2.4) but lets the cart past 2.0
-    from some lattice starts, so a run with confirm_x_limit = 2.0 trains on."""
-    default = train(TrainConfig(seed=13, final_episodes=0))
-    strict = train(TrainConfig(seed=13, final_episodes=0, confirm_x_limit=2.0))
+    from some of the same starts, so a run with confirm_x_limit = 2.0 trains on."""
+    config = TrainConfig(seed=13, final_episodes=0)
+    default, strict = train(config), train(config.replace(confirm_x_limit=2.0))
     assert default.solved_at and strict.solved_at and strict.episodes > default.episodes == 28
-    assert greedy_failures(default.theta, start_lattice(3), LONGER) == []
-    assert greedy_failures(default.theta, start_lattice(3), LONGER._replace(x_threshold=2.0)) != []
+    starts = training.confirmation_starts(config, default.updates - 1)
+    assert greedy_failures(default.theta, starts, LONGER) == []
+    assert greedy_failures(default.theta, starts, LONGER._replace(x_threshold=2.0)) != []
+
+
+def test_confirmation_params_lengthen_the_episodes_and_keep_the_cart_within_the_limit():
+    params = training.confirmation_params
+    assert params(TrainConfig(), DEFAULT_PARAMS) == DEFAULT_PARAMS._replace(max_episode_steps=525)
+    v0 = TrainConfig(env="CartPole-v0", solve_threshold=195.0)
+    assert params(v0, v0.params) == v0.params._replace(max_episode_steps=210)
+    assert params(TrainConfig(confirm_time_margin=0.0, confirm_x_limit=3.0), DEFAULT_PARAMS) == DEFAULT_PARAMS
+    assert params(TrainConfig(confirm_time_margin=1.0, confirm_x_limit=1.5), DEFAULT_PARAMS) == \
+        DEFAULT_PARAMS._replace(max_episode_steps=1000, x_threshold=1.5)
+
+
+def test_a_config_written_before_the_lattice_keeps_its_confirmation(tmp_path):
+    old = TrainConfig(seed=4).to_toml().splitlines()
+    old = [line for line in old if line.split(" = ")[0] not in ("confirm_lattice", "confirm_jitter",
+                                                                  "confirm_time_margin")]
+    (tmp_path / "config.toml").write_text("\n".join(old).replace("confirm_episodes = 0", "confirm_episodes = 100"))
+    loaded = load_config(tmp_path / "config.toml")
+    assert loaded == TrainConfig(seed=4, **OLD_RULE, confirm_jitter=0.0)
+    (tmp_path / "partial.toml").write_text("seed = 4\nconfirm_episodes = 100\n")  # not a run's config: no change
+    assert load_config(tmp_path / "partial.toml") == TrainConfig(seed=4, confirm_episodes=100)
 
 
 def test_confirmation_starts_are_the_jittered_lattice_then_the_random_starts():
     config = TrainConfig(seed=9, confirm_episodes=5)
     lattice = start_lattice(3)
-    starts = training.confirmation_starts(config, 12, lattice)
+    starts = training.confirmation_starts(config, 12)
     assert starts.tolist() == np.concatenate((jittered_lattice(9, 12), engine.initial_states(
         5, training.derive_seed(9, training.CONFIRM, 12)))).tolist()
     edge = np.abs(starts[:81])[lattice != 0.0]
     assert ((0.0475 < edge) & (edge <= 0.05)).all() and (starts[:81][lattice == 0.0] == 0.0).all()
-    assert not np.array_equal(starts, training.confirmation_starts(config, 13, lattice))  # new at every update
-    exact = training.confirmation_starts(config.replace(confirm_jitter=0.0, confirm_episodes=0), 12, lattice)
-    assert exact.tolist() == lattice.tolist()
+    assert not np.array_equal(starts, training.confirmation_starts(config, 13))  # new at every update
+    exact = training.confirmation_starts(config.replace(confirm_jitter=0.0, confirm_episodes=0), 12)
+    assert exact.tolist() == lattice.tolist() and exact.flags.writeable
 
 
 def test_the_jitter_frees_a_policy_that_training_no_longer_moves():
@@ -389,16 +413,22 @@ def test_the_jitter_frees_a_policy_that_training_no_longer_moves():
     last = exact.history[-50:]
     assert exact.solved_at is None and all(r["min_return"] == 500.0 for r in last)
     assert np.ptp([r["theta"] for r in last], axis=0).max() < 1e-6
-    assert all(r["eval_mean_return"] is not None and r["confirm_mean_return"] is None for r in last)
+    assert all(r["eval_mean_return"] == 500.0 and r["confirm_mean_return"] is None for r in last)  # check passed
     assert train(TrainConfig(seed=222, final_episodes=0)).solved_at["episodes"] == 192
 
 
 def test_the_old_rule_is_the_confirmation_with_random_starts_only():
     """confirm_lattice = 0, confirm_episodes = k, confirm_time_margin = 0: k greedy episodes from the random
     starts of derive_seed(seed, CONFIRM, update), as the rule before the lattice played them."""
-    result = train(TrainConfig(seed=60110, final_episodes=0, **OLD_RULE))
+    config = TrainConfig(seed=60110, final_episodes=0, **OLD_RULE)
+    result = train(config)
+    assert len(result.history) == 7
     for row in result.history:
-        seed = training.derive_seed(60110, training.CONFIRM, row["update"] - 1)
-        confirmed = evaluate(np.array(row["theta"]), 100, seed, greedy=True).mean_return
-        assert row["confirm_mean_return"] in (None, confirmed)
+        update, theta = row["update"] - 1, np.array(row["theta"])
+        seed = training.derive_seed(60110, training.CONFIRM, update)
+        assert training.confirmation_starts(config, update).tolist() == engine.initial_states(100, seed).tolist()
+        check = evaluate(theta, 100, training.derive_seed(60110, training.EVAL, update))
+        if check.returns.mean() - 4.0 * check.returns.std(ddof=1) / 10.0 >= 475.0:
+            confirmed = (evaluate(theta, 100, seed, greedy=True).returns == 500.0).all()
+            assert confirmed == (row is result.history[-1])
     assert result.history[-1]["confirm_mean_return"] == 500.0

@@ -28,6 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 import gymnasium as gym
 import numpy as np
 
+from fastpg.cartpole.spec import RESET_HIGH, RESET_LOW
 from fastpg.pg.evaluation import evaluate_from
 from fastpg.pg.policy import act_scalar, logit_scalar
 from fastpg.training.config import config_from_dict
@@ -58,11 +59,12 @@ def gymnasium_check(theta: np.ndarray, run_seed: int, greedy: bool) -> float:
     return total / CHECK_EPISODES
 
 
-def greedy_failure_fraction(theta: np.ndarray, run_seed: int, starts: int) -> float:
+def greedy_failure_fraction(theta: np.ndarray, run_seed: int, starts: int, params) -> float:
     """The fraction of ``starts`` random starts (uniform in Gymnasium's start box) from which greedy play
     ends before the time limit, in fastpg's kernels."""
-    box = np.random.default_rng(777 + run_seed).uniform(-0.05, 0.05, (starts, 4))
-    return float((evaluate_from(theta, box, greedy=True).lengths < 500).mean())
+    box = np.random.default_rng(777 + run_seed).uniform(RESET_LOW, RESET_HIGH, (starts, 4))
+    play = evaluate_from(theta, box, greedy=True, params=params)
+    return float((play.lengths < params.max_episode_steps).mean())
 
 
 def one_seed(args) -> dict:
@@ -77,7 +79,7 @@ def one_seed(args) -> dict:
             row.update(stochastic=gymnasium_check(result.theta, seed, False),
                        greedy=gymnasium_check(result.theta, seed, True))
         if greedy_starts:
-            row.update(greedy_failures=greedy_failure_fraction(result.theta, seed, greedy_starts))
+            row.update(greedy_failures=greedy_failure_fraction(result.theta, seed, greedy_starts, config.params))
     return row
 
 
@@ -112,6 +114,8 @@ def main() -> None:
     parser.add_argument("--gymnasium-check", action=argparse.BooleanOptionalAction, default=True,
                         help="the independent 100-episode check in Gymnasium (default: on)")
     args = parser.parse_args()
+    if args.greedy_starts < 0:
+        parser.error("--greedy-starts must be >= 0")
     overrides = {}
     for item in args.set:
         key, _, value = item.partition("=")

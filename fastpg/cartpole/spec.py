@@ -172,8 +172,9 @@ def start_lattice(levels: int) -> np.ndarray:
 
     With 3 levels: the 16 corners of the start box, the centres of its edges and faces, and its centre.
     """
-    if isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels <= MAX_LATTICE_LEVELS:
-        raise ValueError(f"levels must be an int in [1, {MAX_LATTICE_LEVELS}], got {levels!r}")
+    from ..validate import check_int  # here: ``import fastpg`` loads this module and only what registration needs
+
+    levels = check_int("levels", levels, 1, MAX_LATTICE_LEVELS)
     values = np.linspace(RESET_LOW, RESET_HIGH, levels) if levels > 1 else np.zeros(1)
     return np.stack(np.meshgrid(values, values, values, values, indexing="ij"), axis=-1).reshape(-1, 4)
 

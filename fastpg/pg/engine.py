@@ -18,6 +18,8 @@ count runs the same compiled loop.
 
 from __future__ import annotations
 
+import math
+import numbers
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -159,14 +161,22 @@ def batch_start(theta, episodes, seed, params):
 
 def initial_states(episodes: int, seed: int) -> np.ndarray:
     """float64[episodes, 4]: the initial states of the ``episodes`` episodes of a batch seeded ``seed``."""
+    check_episodes(episodes)
     return seeded_uniforms(episodes, seed, RESET_LOW, RESET_HIGH)
 
 
 def seeded_uniforms(rows: int, seed: int, low: float = 0.0, high: float = 1.0) -> np.ndarray:
-    """float64[rows, 4]: ``np.random.default_rng(seed).uniform(low, high, (rows, 4))``, drawn in a kernel."""
+    """float64[rows, 4]: ``np.random.default_rng(seed).uniform(low, high, (rows, 4))``, drawn in a kernel
+    (finite ``low <= high``)."""
     check_episodes(rows, "rows")
+    for name, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    low, high = float(low), float(high)
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise ValueError(f"low and high must be finite with low <= high, got {low!r}, {high!r}")
     out = np.empty((rows, 4))
-    batch_seed(check_seed(seed), float(low), float(high), out)
+    batch_seed(check_seed(seed), low, high, out)
     return out
 
 

@@ -101,8 +101,9 @@ class TrainConfig:
                                      "(sample std / sqrt(eval_episodes)) is >= solve_threshold", low=0.0, high=100.0)
     confirm_lattice: int = _f(3, "the confirmation: a passed solve check counts only if the greedy policy also "
                                  "holds the pole from every start of the lattice with this many values per "
-                                 "coordinate, from -0.05 to 0.05 (3: 81 starts, the corners, edges and centre of "
-                                 "the env's start box, where drifting policies fail first; 0 = none)", low=0,
+                                 "coordinate, from -0.05 to 0.05 (3: 81 starts, the corners, edges, faces and "
+                                 "centre of the env's start box, where drifting policies fail first; 0 = no "
+                                 "lattice starts)", low=0,
                               high=limits.MAX_LATTICE_LEVELS)
     confirm_jitter: float = _f(0.05, "each coordinate of each lattice start is scaled by its own random factor in "
                                      "(1 - this, 1], fresh at every update: the starts stay at the box's edge, and "
@@ -111,8 +112,8 @@ class TrainConfig:
     confirm_episodes: int = _f(0, "the confirmation's further greedy episodes from fresh random starts", low=0,
                                high=limits.MAX_EPISODES)
     confirm_time_margin: float = _f(0.05, "the confirmation's episodes must last this fraction past the env's time "
-                                          "limit (0.05: 525 steps in CartPole-v1), so a policy whose cart only "
-                                          "just stays in does not pass", low=0.0, high=10.0)
+                                          "limit, rounded to whole steps (0.05: 525 steps in CartPole-v1), so a "
+                                          "policy whose cart only just stays in does not pass", low=0.0, high=10.0)
     confirm_x_limit: float = _f(2.4, "cart-position limit (m) of the confirmation: its greedy episodes fail once "
                                      "|x| > this; below the env's own 2.4, a policy that lets the cart drift "
                                      "toward the edge does not pass", low=0.0, high=100.0, low_open=True)
@@ -245,9 +246,21 @@ def config_from_dict(values: dict[str, Any], base: TrainConfig | None = None) ->
     return dataclasses.replace(base or TrainConfig(), **{k: coerce_value(k, v) for k, v in values.items()})
 
 
+LATTICE_FIELDS = ("confirm_lattice", "confirm_jitter", "confirm_time_margin")
+BEFORE_THE_LATTICE = {"confirm_lattice": 0, "confirm_jitter": 0.0, "confirm_time_margin": 0.0}
+
+
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Read a TOML config file, then apply ``overrides`` (e.g. CLI flags)."""
-    return config_from_dict(overrides or {}, config_from_dict(read_toml(path, "config file")))
+    """Read a TOML config file, then apply ``overrides`` (e.g. CLI flags).
+
+    A run's ``config.toml`` written before the lattice confirmation (every field but the three of
+    ``LATTICE_FIELDS``) keeps its meaning: its confirmation was ``confirm_episodes`` random starts
+    of the env's own length, i.e. ``BEFORE_THE_LATTICE``.
+    """
+    values = read_toml(path, "config file")
+    if not any(k in values for k in LATTICE_FIELDS) and set(FIELDS) - set(LATTICE_FIELDS) <= set(values):
+        values = {**values, **BEFORE_THE_LATTICE}
+    return config_from_dict(overrides or {}, config_from_dict(values))
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:

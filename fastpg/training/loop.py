@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from .. import limits
+from ..cartpole.spec import start_lattice
 from ..errors import RunFolderError, TrainingError
 from ..export.policy_io import save_policy
 from ..files import write_json
 from ..pg import engine
 from ..pg._seeding import seed_sequence_word
-from ..cartpole.spec import start_lattice
 from ..pg.evaluation import best_return, evaluate, evaluate_from, evaluate_in_gymnasium_modes
 from ..pg.kl_penalty import DualState, kl_penalty_step
 from ..pg.natural import natural_step
@@ -138,8 +138,9 @@ def _estimate(config: TrainConfig, theta: np.ndarray, update: int, params) -> en
 def _restore(config: TrainConfig, checkpoint: dict[str, Any], params) -> _State:
     """The state a checkpoint describes; reused batches are re-simulated (same seeds, same θ: same bits)."""
     if checkpoint.get("config_sha256") != config_hash(config):
-        raise RunFolderError("the checkpoint was not written with this run's config.toml (it was edited, or the "
-                             "checkpoint comes from another run); resume refused: start a new run instead")
+        raise RunFolderError("the checkpoint was not written with this run's config.toml (it was edited, the "
+                             "checkpoint comes from another run, or an earlier fastpg with other config fields "
+                             "started the run); resume refused: start a new run instead")
     try:
         theta = np.array(checkpoint["theta"], dtype=np.float64)
         if theta.shape != (5 if config.bias else 4,) or not np.isfinite(theta).all():
@@ -238,7 +239,7 @@ def _penalty_step(config: TrainConfig, state: _State, estimate: engine.GradientE
     return step.theta - state.theta, step.kl
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=2)
 def _lattice(levels: int) -> np.ndarray:
     """``start_lattice(levels)`` (float64[0, 4] for 0), built once per process and read-only."""
     starts = start_lattice(levels) if levels else np.empty((0, 4))
@@ -254,27 +255,28 @@ def confirmation_params(config: TrainConfig, params):
                            max_episode_steps=params.max_episode_steps + extra)
 
 
-def confirmation_starts(config: TrainConfig, update: int, lattice: np.ndarray) -> np.ndarray:
-    """float64[L + confirm_episodes, 4]: the confirmation's starts after update ``update``.
+def confirmation_starts(config: TrainConfig, update: int) -> np.ndarray:
+    """float64[L + confirm_episodes, 4]: the confirmation's starts after update ``update`` (a new array).
 
-    First the L starts of ``lattice`` (``start_lattice(confirm_lattice)``), each coordinate scaled
+    First the L = confirm_lattice ** 4 starts of ``start_lattice(confirm_lattice)``, each coordinate scaled
     by its own factor 1 - ``confirm_jitter`` * u, u uniform in [0, 1) from ``derive_seed(seed,
     JITTER, update)``; then ``confirm_episodes`` random starts from ``derive_seed(seed, CONFIRM,
     update)``, as ``evaluate`` draws them. The jitter keeps the starts at the box's edge but new at
     every update, so a policy that training no longer changes is not judged on the same starts
     forever.
     """
-    starts = lattice
+    lattice = _lattice(config.confirm_lattice)
+    starts = lattice.copy()
     if config.confirm_jitter and lattice.shape[0]:
-        u = engine.seeded_uniforms(lattice.shape[0], derive_seed(config.seed, JITTER, update))
-        starts = lattice * (1.0 - config.confirm_jitter * u)
+        starts *= 1.0 - config.confirm_jitter * engine.seeded_uniforms(lattice.shape[0],
+                                                                      derive_seed(config.seed, JITTER, update))
     if config.confirm_episodes:
         random = engine.initial_states(config.confirm_episodes, derive_seed(config.seed, CONFIRM, update))
         starts = np.concatenate((starts, random))
     return starts
 
 
-def _solve_check(config: TrainConfig, state: _State, params, lattice: np.ndarray) -> tuple[Any, Any, bool]:
+def _solve_check(config: TrainConfig, state: _State, params) -> tuple[Any, Any, bool]:
     """Is θ after update ``state.update - 1`` solved? Returns (check, confirmation or None, solved).
 
     The check plays ``eval_episodes`` fresh stochastic episodes and passes if their mean return
@@ -287,9 +289,9 @@ def _solve_check(config: TrainConfig, state: _State, params, lattice: np.ndarray
     check = evaluate(state.theta, config.eval_episodes, derive_seed(config.seed, EVAL, update), params=params,
                      threads=config.threads, stop_below=threshold, margin_se=config.solve_margin_se)
     solved, confirmation = check.solved(threshold, config.solve_margin_se), None
-    if solved and lattice.shape[0] + config.confirm_episodes:
+    if solved and config.confirm_lattice ** 4 + config.confirm_episodes:
         strict = confirmation_params(config, params)
-        confirmation = evaluate_from(state.theta, confirmation_starts(config, update, lattice), greedy=True,
+        confirmation = evaluate_from(state.theta, confirmation_starts(config, update), greedy=True,
                                      params=strict, threads=config.threads, stop_below=best_return(strict))
         solved = confirmation.solved(best_return(strict))
     state.eval_episodes += len(check.returns) + (len(confirmation.returns) if confirmation else 0)
@@ -359,7 +361,6 @@ def _train(config: TrainConfig, run_dir: Path | None, checkpoint: dict[str, Any]
             metrics.sync()
             write_json(run_dir / CHECKPOINT_FILE, {**state.to_checkpoint(), "config_sha256": config_hash(config)})
 
-    lattice = _lattice(config.confirm_lattice)
     load_start = time.perf_counter()
     warm = config.replace(batch_size=min(2, config.batch_size))  # 2 episodes: a leave-one-out baseline needs them
     _estimate(warm, state.theta, 0, params)  # load (or compile) the kernels untimed
@@ -393,7 +394,7 @@ def _train(config: TrainConfig, run_dir: Path | None, checkpoint: dict[str, Any]
             state.update += 1
             state.episodes += config.batch_size
             state.steps += estimate.steps
-            evaluation, confirmation, solved = _solve_check(config, state, params, lattice)
+            evaluation, confirmation, solved = _solve_check(config, state, params)
             state.seconds = base_seconds + time.perf_counter() - start
             if state.solved_at is None and solved:
                 state.solved_at = {"update": state.update, "episodes": state.episodes, "steps": state.steps,
