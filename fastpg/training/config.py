@@ -137,9 +137,9 @@ class TrainConfig:
             raise ValueError(f"solve_threshold {self.solve_threshold} can never be reached: {self.env} episodes end "
                              f"after {spec.max_episode_steps} steps (Gymnasium's threshold for it is "
                              f"{spec.reward_threshold:g})")
-        if self.confirm_lattice ** 4 + self.confirm_episodes > limits.MAX_EPISODES:
-            raise ValueError(f"the confirmation would play {self.confirm_lattice ** 4 + self.confirm_episodes} "
-                             f"episodes (confirm_lattice ** 4 + confirm_episodes); the limit is {limits.MAX_EPISODES}")
+        if self.confirm_starts > limits.MAX_EPISODES:
+            raise ValueError(f"the confirmation would play {self.confirm_starts} episodes (confirm_lattice ** 4 + "
+                             f"confirm_episodes); the limit is {limits.MAX_EPISODES}")
         if self.optimizer == "kl_penalty" and self.reuse_batches:
             raise ValueError("optimizer 'kl_penalty' maximizes the surrogate of the current batch only; set "
                              "reuse_batches = 0")
@@ -151,6 +151,11 @@ class TrainConfig:
         """A copy with ``changes`` applied (validated like the constructor)."""
         check_keys(changes)
         return dataclasses.replace(self, **changes)
+
+    @property
+    def confirm_starts(self) -> int:
+        """The episodes a confirmation plays at most: confirm_lattice ** 4 lattice starts + confirm_episodes."""
+        return self.confirm_lattice ** 4 + self.confirm_episodes
 
     @property
     def params(self):

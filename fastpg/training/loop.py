@@ -172,7 +172,7 @@ def _check_counters(config: TrainConfig, update: int, episodes: int, steps: int,
     if episodes != update * m or not episodes <= steps <= episodes * horizon:
         raise ValueError(f"update {update}, episodes {episodes} and steps {steps} are not counters of a run with "
                          f"batches of {m} episodes of at most {horizon} steps")
-    if eval_episodes > update * (config.eval_episodes + config.confirm_lattice ** 4 + config.confirm_episodes):
+    if eval_episodes > update * (config.eval_episodes + config.confirm_starts):
         raise ValueError(f"eval_episodes {eval_episodes} is more than {update} updates' solve checks can play")
     budgets = [("max_episodes", config.max_episodes, episodes), ("max_steps", config.max_steps, steps)]
     for name, budget, done in budgets:
@@ -289,7 +289,7 @@ def _solve_check(config: TrainConfig, state: _State, params) -> tuple[Any, Any, 
     check = evaluate(state.theta, config.eval_episodes, derive_seed(config.seed, EVAL, update), params=params,
                      threads=config.threads, stop_below=threshold, margin_se=config.solve_margin_se)
     solved, confirmation = check.solved(threshold, config.solve_margin_se), None
-    if solved and config.confirm_lattice ** 4 + config.confirm_episodes:
+    if solved and config.confirm_starts:
         strict = confirmation_params(config, params)
         confirmation = evaluate_from(state.theta, confirmation_starts(config, update), greedy=True,
                                      params=strict, threads=config.threads, stop_below=best_return(strict))
